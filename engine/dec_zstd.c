@@ -1,0 +1,157 @@
+/* zstd decoding through ZSTD_decompressStream. Frames are decoded one
+ * after the other (skippable ones are skipped by libzstd). We track
+ * whether we are inside a frame, because at EOF that is the difference
+ * between "complete" and "truncated" (tech-notes §3.1), and we keep each
+ * frame's first bytes so a too-large window can be reported in MiB. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "bouncewatch/error.h"
+#include "dec.h"
+
+#define FRAME_HEADER_MAX 18 /* ZSTD_FRAMEHEADERSIZE_MAX */
+
+typedef struct {
+  bw_decoder_t base;
+  ZSTD_DCtx *dctx;
+  int in_frame;
+  uint8_t hdr[FRAME_HEADER_MAX];
+  size_t hdr_len;
+} zstd_dec_t;
+
+/* Window size a frame header asks for (RFC 8878 §3.1.1.1), 0 if the
+ * header is incomplete or not a zstd frame. */
+static uint64_t header_window(const uint8_t *h, size_t n) {
+  if (n < 6 || h[0] != 0x28 || h[1] != 0xB5 || h[2] != 0x2F || h[3] != 0xFD)
+    return 0;
+  uint8_t fhd = h[4];
+  int single_segment = (fhd >> 5) & 1;
+  if (!single_segment) {
+    uint8_t wd = h[5];
+    unsigned wlog = 10u + (wd >> 3);
+    uint64_t base = 1ull << wlog;
+    return base + (base / 8) * (wd & 7);
+  }
+  static const size_t did_size[4] = {0, 1, 2, 4};
+  static const size_t fcs_size[4] = {1, 2, 4, 8};
+  size_t pos = 5 + did_size[fhd & 3];
+  size_t fs = fcs_size[fhd >> 6];
+  if (n < pos + fs)
+    return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < fs; i++)
+    v |= (uint64_t)h[pos + i] << (8 * i);
+  if (fs == 2)
+    v += 256;
+  return v;
+}
+
+static void capture(zstd_dec_t *z, const uint8_t *p, size_t n) {
+  size_t room = FRAME_HEADER_MAX - z->hdr_len;
+  if (n > room)
+    n = room;
+  memcpy(z->hdr + z->hdr_len, p, n);
+  z->hdr_len += n;
+}
+
+static int zstd_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
+                    size_t *in_used, uint8_t *out, size_t out_cap,
+                    size_t *out_len) {
+  zstd_dec_t *z = (zstd_dec_t *)d;
+  ZSTD_inBuffer ib = {in, in_len, 0};
+  ZSTD_outBuffer ob = {out, out_cap, 0};
+  int rc = 0;
+
+  for (;;) {
+    if (ob.pos == ob.size)
+      break;
+    /* Nothing left to read and not inside a frame: nothing to flush
+     * either (an extra call would return the next frame's size hint). */
+    if (ib.pos == ib.size && !z->in_frame)
+      break;
+    size_t before_in = ib.pos, before_out = ob.pos;
+    size_t r = ZSTD_decompressStream(z->dctx, &ob, &ib);
+    if (ZSTD_isError(r)) {
+      if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+        capture(z, in + before_in, in_len - before_in);
+        uint64_t w = header_window(z->hdr, z->hdr_len);
+        unsigned log = 10;
+        while (log < 63 && (1ull << log) < w)
+          log++;
+        snprintf(d->errmsg, sizeof(d->errmsg),
+                 "zstd frame needs a %llu MiB window (window log %u), above "
+                 "the limit of %llu MiB; allow it with --zstd-window-log=%u",
+                 (unsigned long long)((w + (1 << 20) - 1) >> 20), log,
+                 (unsigned long long)(1ull << (d->opts.zstd_window_log_max - 20)),
+                 log);
+        rc = BW_EWINDOW;
+      } else {
+        snprintf(d->errmsg, sizeof(d->errmsg), "zstd: %s",
+                 ZSTD_getErrorName(r));
+        rc = BW_ECORRUPT;
+      }
+      break;
+    }
+    if (z->hdr_len < FRAME_HEADER_MAX)
+      capture(z, in + before_in, ib.pos - before_in);
+    if (r == 0) {
+      z->in_frame = 0;
+      z->hdr_len = 0;
+    } else if (ib.pos > before_in || ob.pos > before_out) {
+      z->in_frame = 1;
+    }
+    if (ib.pos == before_in && ob.pos == before_out)
+      break; /* no progress possible with this input */
+  }
+  *in_used = ib.pos;
+  *out_len = ob.pos;
+  return rc;
+}
+
+static int zstd_finish(bw_decoder_t *d) {
+  zstd_dec_t *z = (zstd_dec_t *)d;
+  if (z->in_frame) {
+    snprintf(d->errmsg, sizeof(d->errmsg),
+             "zstd: input ends inside a frame (truncated)");
+    return BW_ETRUNC;
+  }
+  return 0;
+}
+
+static void zstd_reset(bw_decoder_t *d) {
+  zstd_dec_t *z = (zstd_dec_t *)d;
+  ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+  z->in_frame = 0;
+  z->hdr_len = 0;
+}
+
+static void zstd_destroy(bw_decoder_t *d) {
+  zstd_dec_t *z = (zstd_dec_t *)d;
+  ZSTD_freeDCtx(z->dctx);
+  free(z);
+}
+
+static const bw__dec_vtable_t zstd_vt = {zstd_run, zstd_finish, zstd_reset,
+                                         zstd_destroy};
+
+int bw__dec_zstd_new(const bw_decoder_opts_t *opts, bw_decoder_t **out) {
+  zstd_dec_t *z = calloc(1, sizeof(*z));
+  if (z == NULL)
+    return BW_ENOMEM;
+  z->base.vt = &zstd_vt;
+  z->dctx = ZSTD_createDCtx();
+  if (z->dctx == NULL)
+    goto fail;
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
+                                          (int)opts->zstd_window_log_max)))
+    goto fail;
+  *out = &z->base;
+  return 0;
+fail:
+  ZSTD_freeDCtx(z->dctx);
+  free(z);
+  return BW_ENOMEM;
+}

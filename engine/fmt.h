@@ -1,0 +1,81 @@
+/* Shared pieces of the line grammars (fmt_*.c). Internal to the engine:
+ * the public entry point is bw_parse_line() in parse.h. Every function
+ * here scans forward over [p, end) once and never backtracks. */
+#ifndef BW_FMT_H
+#define BW_FMT_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "bouncewatch/event.h"
+#include "bouncewatch/parse.h"
+#include "logtime.h"
+
+struct bw_parser_s {
+  bw_logtime_t lt;
+};
+
+static inline bw_span_t bw__span(const char *p, const char *end) {
+  bw_span_t s = {p, (uint32_t)(end - p)};
+  return s;
+}
+
+/* Does [p, end) start with the literal `lit` (length n)? */
+static inline int bw__starts(const char *p, const char *end, const char *lit,
+                             size_t n) {
+  return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+#define BW_STARTS(p, end, lit) bw__starts((p), (end), (lit), sizeof(lit) - 1)
+
+static inline int bw__isdigit(char c) { return c >= '0' && c <= '9'; }
+
+/* Parse exactly n digits at p; -1 if any is not a digit. */
+static inline int bw__digits(const char *p, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!bw__isdigit(p[i]))
+      return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
+/* Postfix body after "prog[pid]: ". Fills ev, returns its kind. */
+bw_kind_t bw__parse_postfix(const char *p, const char *end, bw_event_t *ev);
+
+/* Exim mainlog line starting at its own timestamp (or, via syslog with
+ * syslog_timestamp=false, at the message id when has_time is 0). */
+bw_kind_t bw__parse_exim(bw_parser_t *ps, const char *p, const char *end,
+                         int has_time, bw_event_t *ev);
+
+/* SMTP reply at p: "550 5.1.1 text" or "550-5.1.1 text". Sets
+ * *code (0 if none) and *dsn (empty if none). Returns a pointer just past
+ * what it understood. */
+const char *bw__smtp_reply(const char *p, const char *end, uint16_t *code,
+                           bw_span_t *dsn);
+
+/* An enhanced status code "D.DDD.DDD" at p (class 2, 4 or 5). Returns its
+ * length, or 0 if there is none. */
+size_t bw__enhanced_code(const char *p, const char *end);
+
+/* The SMTP command named at p ("RCPT TO", "end of DATA", ...), as used by
+ * Postfix "(in reply to X command)" and Exim "after X". *len gets the
+ * length of the matched name (0 when unknown). */
+bw_stage_t bw__smtp_stage(const char *p, const char *end, size_t *len);
+
+/* Reverse search for `needle` in [p, end); NULL when absent. Used only
+ * at line ends, where the searched tail is short and bounded. */
+const char *bw__rfind(const char *p, const char *end, const char *needle,
+                      size_t n);
+
+/* Length (16 or 23) of an Exim message id at p followed by a space or
+ * end, else 0. */
+int bw__is_exim_id(const char *p, const char *end);
+
+/* Timestamps. Each returns the pointer past the stamp, or NULL if p does
+ * not start with one; *us gets microseconds since the epoch. */
+const char *bw__rfc3339_time(const char *p, const char *end, int64_t *us);
+const char *bw__exim_time(bw_parser_t *ps, const char *p, const char *end,
+                          int64_t *us);
+
+#endif

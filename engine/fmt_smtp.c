@@ -1,0 +1,116 @@
+/* SMTP pieces shared by the Postfix and Exim grammars: reply codes,
+ * enhanced status codes (RFC 3463) and the command a reply answered. */
+#include "fmt.h"
+
+size_t bw__enhanced_code(const char *p, const char *end) {
+  const char *q = p;
+  if (end - q < 5 || (*q != '2' && *q != '4' && *q != '5') || q[1] != '.')
+    return 0;
+  q += 2;
+  for (int part = 0; part < 2; part++) {
+    int n = 0;
+    while (q < end && bw__isdigit(*q) && n < 3) {
+      q++;
+      n++;
+    }
+    if (n == 0)
+      return 0;
+    if (part == 0) {
+      if (q >= end || *q != '.')
+        return 0;
+      q++;
+    }
+  }
+  /* "5.1.1" must end at a delimiter, not run into more digits or dots. */
+  if (q < end && (bw__isdigit(*q) || (*q == '.' && q + 1 < end &&
+                                      bw__isdigit(q[1]))))
+    return 0;
+  return (size_t)(q - p);
+}
+
+const char *bw__smtp_reply(const char *p, const char *end, uint16_t *code,
+                           bw_span_t *dsn) {
+  *code = 0;
+  dsn->p = NULL;
+  dsn->len = 0;
+  if (end - p < 3 || p[0] < '2' || p[0] > '5' || !bw__isdigit(p[1]) ||
+      !bw__isdigit(p[2]))
+    return p;
+  if (end - p > 3 && p[3] != ' ' && p[3] != '-')
+    return p;
+  *code = (uint16_t)((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0'));
+  const char *q = p + 3;
+  if (q < end)
+    q++;
+  /* Some servers write "#5.1.1" or "(5.1.1)". */
+  const char *c = q;
+  if (c < end && (*c == '#' || *c == '('))
+    c++;
+  size_t n = bw__enhanced_code(c, end);
+  if (n > 0) {
+    dsn->p = c;
+    dsn->len = (uint32_t)n;
+    q = c + n;
+  }
+  return q;
+}
+
+typedef struct {
+  const char *name;
+  size_t len;
+  bw_stage_t stage;
+} stage_word_t;
+
+#define W(s, st) {s, sizeof(s) - 1, st}
+/* Longest names first where one is a prefix of another ("DATA" vs ...). */
+static const stage_word_t stage_words[] = {
+    W("RCPT TO", BW_STAGE_RCPT),
+    W("MAIL FROM", BW_STAGE_MAIL),
+    W("end of DATA", BW_STAGE_END_OF_DATA),
+    W("end of data", BW_STAGE_END_OF_DATA),
+    W("DATA", BW_STAGE_DATA),
+    W("data block", BW_STAGE_DATA),
+    W("sending data block", BW_STAGE_DATA),
+    W("EHLO", BW_STAGE_HELO),
+    W("HELO", BW_STAGE_HELO),
+    W("LHLO", BW_STAGE_HELO),
+    W("STARTTLS", BW_STAGE_STARTTLS),
+    W("AUTH", BW_STAGE_AUTH),
+    W("initial connection", BW_STAGE_CONNECT),
+    W("final RSET", BW_STAGE_RSET),
+    W("RSET", BW_STAGE_RSET),
+    W("QUIT", BW_STAGE_QUIT),
+    W("XFORWARD", BW_STAGE_XFORWARD),
+    W("XCLIENT", BW_STAGE_OTHER),
+    W("BDAT", BW_STAGE_END_OF_DATA),
+    W("CHUNKING", BW_STAGE_END_OF_DATA),
+};
+#undef W
+
+bw_stage_t bw__smtp_stage(const char *p, const char *end, size_t *len) {
+  /* Exim writes "after pipelined RCPT TO:<...>". */
+  size_t skip = 0;
+  if (BW_STARTS(p, end, "pipelined ")) {
+    skip = sizeof("pipelined ") - 1;
+    p += skip;
+  }
+  for (size_t i = 0; i < sizeof(stage_words) / sizeof(stage_words[0]); i++) {
+    const stage_word_t *w = &stage_words[i];
+    if (bw__starts(p, end, w->name, w->len)) {
+      *len = skip + w->len;
+      return w->stage;
+    }
+  }
+  *len = 0;
+  return BW_STAGE_NONE;
+}
+
+const char *bw__rfind(const char *p, const char *end, const char *needle,
+                      size_t n) {
+  if ((size_t)(end - p) < n)
+    return NULL;
+  for (const char *q = end - n; q >= p; q--)
+    if (*q == *needle && memcmp(q, needle, n) == 0)
+      return q;
+  return NULL;
+}

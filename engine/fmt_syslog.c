@@ -1,0 +1,302 @@
+/* bw_parse_line(): recognise the line's prefix (RFC 3164, RFC 3339, or
+ * Exim's own mainlog stamp), split "host prog[pid]: ", and hand the body
+ * to the Postfix or Exim grammar. Lines of other programs stop here. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "bouncewatch/error.h"
+#include "fmt.h"
+
+int bw_parser_new(bw_parser_t **out) {
+  bw_parser_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return BW_ENOMEM;
+  bw__logtime_init(&p->lt, (int64_t)time(NULL));
+  *out = p;
+  return 0;
+}
+
+void bw_parser_free(bw_parser_t *p) { free(p); }
+
+void bw_parser_set_reference(bw_parser_t *p, int64_t ref_unix_s) {
+  bw__logtime_init(&p->lt, ref_unix_s);
+}
+
+/* Month from its three-letter English abbreviation, 1..12, or 0. The
+ * switch on the first letter keeps this a couple of compares. */
+static int month_of(const char *m) {
+  switch (m[0]) {
+  case 'J':
+    if (m[1] == 'a' && m[2] == 'n')
+      return 1;
+    if (m[1] == 'u' && m[2] == 'n')
+      return 6;
+    if (m[1] == 'u' && m[2] == 'l')
+      return 7;
+    return 0;
+  case 'F':
+    return m[1] == 'e' && m[2] == 'b' ? 2 : 0;
+  case 'M':
+    if (m[1] == 'a' && m[2] == 'r')
+      return 3;
+    if (m[1] == 'a' && m[2] == 'y')
+      return 5;
+    return 0;
+  case 'A':
+    if (m[1] == 'p' && m[2] == 'r')
+      return 4;
+    if (m[1] == 'u' && m[2] == 'g')
+      return 8;
+    return 0;
+  case 'S':
+    return m[1] == 'e' && m[2] == 'p' ? 9 : 0;
+  case 'O':
+    return m[1] == 'c' && m[2] == 't' ? 10 : 0;
+  case 'N':
+    return m[1] == 'o' && m[2] == 'v' ? 11 : 0;
+  case 'D':
+    return m[1] == 'e' && m[2] == 'c' ? 12 : 0;
+  default:
+    return 0;
+  }
+}
+
+/* "hh:mm:ss" at p; returns seconds of day or -1. */
+static int hms(const char *p) {
+  int h = bw__digits(p, 2), m = bw__digits(p + 3, 2), s = bw__digits(p + 6, 2);
+  if (h < 0 || m < 0 || s < 0 || p[2] != ':' || p[5] != ':' || h > 23 ||
+      m > 59 || s > 60)
+    return -1;
+  return h * 3600 + m * 60 + s;
+}
+
+/* ".ffffff" fraction: returns pointer past it, adds microseconds. */
+static const char *fraction(const char *p, const char *end, int64_t *us) {
+  if (p >= end || (*p != '.' && *p != ','))
+    return p;
+  p++;
+  int64_t f = 0;
+  int n = 0;
+  while (p < end && bw__isdigit(*p)) {
+    if (n < 6) {
+      f = f * 10 + (*p - '0');
+      n++;
+    }
+    p++;
+  }
+  while (n++ < 6)
+    f *= 10;
+  *us += f;
+  return p;
+}
+
+/* "YYYY-MM-DD" at p, validated. */
+static int ymd(const char *p, int *y, int *mo, int *d) {
+  *y = bw__digits(p, 4);
+  *mo = bw__digits(p + 5, 2);
+  *d = bw__digits(p + 8, 2);
+  return *y >= 1970 && p[4] == '-' && p[7] == '-' && *mo >= 1 && *mo <= 12 &&
+         *d >= 1 && *d <= 31;
+}
+
+const char *bw__rfc3339_time(const char *p, const char *end, int64_t *us) {
+  int y, mo, d;
+  if (end - p < 20 || !ymd(p, &y, &mo, &d) || p[10] != 'T')
+    return NULL;
+  int sod = hms(p + 11);
+  if (sod < 0)
+    return NULL;
+  int64_t frac = 0;
+  const char *q = fraction(p + 19, end, &frac);
+  int64_t off = 0;
+  if (q < end && (*q == 'Z' || *q == 'z')) {
+    q++;
+  } else if (end - q >= 6 && (*q == '+' || *q == '-') && q[3] == ':') {
+    int oh = bw__digits(q + 1, 2), om = bw__digits(q + 4, 2);
+    if (oh < 0 || om < 0)
+      return NULL;
+    off = (oh * 3600 + om * 60) * (*q == '-' ? -1 : 1);
+    q += 6;
+  } else {
+    return NULL;
+  }
+  int64_t s = bw__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+              sod - off;
+  *us = s * 1000000 + frac;
+  return q;
+}
+
+const char *bw__exim_time(bw_parser_t *ps, const char *p, const char *end,
+                          int64_t *us) {
+  int y, mo, d;
+  if (end - p < 19 || !ymd(p, &y, &mo, &d) || p[10] != ' ')
+    return NULL;
+  int sod = hms(p + 11);
+  if (sod < 0)
+    return NULL;
+  int64_t frac = 0;
+  const char *q = fraction(p + 19, end, &frac);
+  int64_t s;
+  /* log_timezone adds " +ZZZZ"; without it the stamp is local time. */
+  if (end - q >= 6 && q[0] == ' ' && (q[1] == '+' || q[1] == '-') &&
+      bw__digits(q + 2, 4) >= 0) {
+    int oh = bw__digits(q + 2, 2), om = bw__digits(q + 4, 2);
+    int64_t off = (oh * 3600 + om * 60) * (q[1] == '-' ? -1 : 1);
+    s = bw__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + sod - off;
+    q += 6;
+  } else {
+    s = bw__local_seconds(&ps->lt, y, mo, d, sod / 3600, sod / 60 % 60,
+                          sod % 60);
+  }
+  *us = s * 1000000 + frac;
+  return q;
+}
+
+/* "Mmm dd hh:mm:ss" (day space-padded or zero-padded). */
+static const char *rfc3164_time(bw_parser_t *ps, const char *p,
+                                const char *end, int64_t *us) {
+  if (end - p < 15 || p[3] != ' ')
+    return NULL;
+  int mo = month_of(p);
+  if (mo == 0)
+    return NULL;
+  const char *q = p + 4;
+  if (*q == ' ')
+    q++;
+  int d = 0;
+  if (bw__isdigit(*q)) {
+    d = *q++ - '0';
+    if (bw__isdigit(*q))
+      d = d * 10 + (*q++ - '0');
+  }
+  if (d < 1 || d > 31 || end - q < 9 || *q != ' ')
+    return NULL;
+  q++;
+  int sod = hms(q);
+  if (sod < 0)
+    return NULL;
+  q += 8;
+  int64_t frac = 0;
+  q = fraction(q, end, &frac);
+  int y = bw__infer_year(&ps->lt, mo);
+  int64_t s = bw__local_seconds(&ps->lt, y, mo, d, sod / 3600, sod / 60 % 60,
+                                sod % 60);
+  *us = s * 1000000 + frac;
+  return q;
+}
+
+/* Exim message id: 16 chars "XXXXXX-XXXXXX-XX" (before 4.97) or 23 chars
+ * "XXXXXX-XXXXXXXXXXX-XXXX" (4.97+), base-62 digits. */
+static int is_idchar(char c) {
+  return bw__isdigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
+                        bw_event_t *ev) {
+  const char *p = line, *end = line + len;
+  memset(ev, 0, sizeof(*ev));
+  ev->kind = BW_KIND_UNKNOWN;
+
+  if (len == 0)
+    return ev->kind;
+  if (bw__isdigit(*p)) {
+    if (len > 10 && p[10] == ' ')
+      return bw__parse_exim(ps, p, end, 1, ev);
+    p = bw__rfc3339_time(p, end, &ev->time_us);
+  } else {
+    p = rfc3164_time(ps, p, end, &ev->time_us);
+  }
+  if (p == NULL || p >= end || *p != ' ') {
+    ev->time_us = 0;
+    return ev->kind;
+  }
+  p++;
+
+  /* host */
+  const char *h = p;
+  while (p < end && *p != ' ')
+    p++;
+  if (p == h || p >= end)
+    goto unknown;
+  ev->host = bw__span(h, p);
+  p++;
+
+  /* prog[pid]: */
+  const char *prog = p;
+  while (p < end && *p != '[' && *p != ':' && *p != ' ')
+    p++;
+  if (p == prog || p >= end)
+    goto unknown;
+  ev->program = bw__span(prog, p);
+  if (*p == '[') {
+    uint32_t pid = 0;
+    p++;
+    while (p < end && bw__isdigit(*p))
+      pid = pid * 10 + (uint32_t)(*p++ - '0');
+    if (p >= end || *p != ']')
+      goto unknown;
+    ev->pid = pid;
+    p++;
+  }
+  if (p >= end || *p != ':')
+    goto unknown;
+  p++;
+  if (p < end && *p == ' ')
+    p++;
+
+  ev->kind = BW_KIND_OTHER;
+  if (ev->program.len >= 7 && memcmp(prog, "postfix", 7) == 0 &&
+      (ev->program.len == 7 || prog[7] == '/' || prog[7] == '-')) {
+    ev->mta = BW_MTA_POSTFIX;
+    /* instance = all but the last component, service = the last one:
+     * "postfix/submission/smtpd" -> "postfix/submission", "smtpd". */
+    const char *slash = NULL;
+    for (const char *q = prog; q < prog + ev->program.len; q++)
+      if (*q == '/')
+        slash = q;
+    if (slash != NULL) {
+      ev->instance = bw__span(prog, slash);
+      ev->service = bw__span(slash + 1, prog + ev->program.len);
+    } else {
+      ev->instance = ev->program;
+    }
+    return bw__parse_postfix(p, end, ev);
+  }
+  if ((ev->program.len == 4 && memcmp(prog, "exim", 4) == 0) ||
+      (ev->program.len == 5 && memcmp(prog, "exim4", 5) == 0)) {
+    int64_t t = ev->time_us;
+    bw_span_t host = ev->host, program = ev->program;
+    uint32_t pid = ev->pid;
+    int own_time = end - p > 10 && bw__isdigit(*p) && p[4] == '-';
+    bw__parse_exim(ps, p, end, own_time, ev);
+    ev->host = host;
+    ev->program = program;
+    ev->service = program;
+    if (ev->pid == 0)
+      ev->pid = pid;
+    if (ev->time_us == 0)
+      ev->time_us = t;
+    return ev->kind;
+  }
+  return ev->kind;
+unknown:
+  /* A stamp without "host prog:" after it is not a syslog line. */
+  memset(ev, 0, sizeof(*ev));
+  ev->kind = BW_KIND_UNKNOWN;
+  return ev->kind;
+}
+
+int bw__is_exim_id(const char *p, const char *end) {
+  size_t n = (size_t)(end - p);
+  size_t len;
+  if (n >= 16 && p[6] == '-' && p[13] == '-' && (n == 16 || p[16] == ' '))
+    len = 16;
+  else if (n >= 23 && p[6] == '-' && p[18] == '-' && (n == 23 || p[23] == ' '))
+    len = 23;
+  else
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (p[i] != '-' && !is_idchar(p[i]))
+      return 0;
+  return (int)len;
+}

@@ -1,0 +1,22 @@
+/* Outputs of the replay stage: the summary (text or one JSON document)
+ * and the per-event JSON Lines stream. Internal to the engine. */
+#ifndef BW_OUT_H
+#define BW_OUT_H
+
+#include "bouncewatch/replay.h"
+#include "out_buf.h"
+
+typedef struct {
+  const bw_replay_stats_t *stats;
+  double elapsed_s;
+  size_t max_line;
+} bw_report_in_t;
+
+void bw__report_text(bw_out_t *o, const bw_report_in_t *in);
+void bw__report_json(bw_out_t *o, const bw_report_in_t *in);
+
+/* One JSON object and "\n" for a delivery event. */
+void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev,
+                     const bw_line_ref_t *where);
+
+#endif

@@ -1,0 +1,116 @@
+#!/bin/bash
+# End-to-end checks of `bouncewatch replay` on the bundled fixtures: the
+# summary's numbers, stdin, several files and formats, --events, and the
+# bad-input cases (truncated, refused, missing, directory, long line,
+# binary garbage), each asserting the message and that the rest counted.
+set -uo pipefail
+BW=$1
+DATA=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+check() { # check NAME ACTUAL EXPECTED
+  if [ "$2" != "$3" ]; then
+    echo "FAIL: $1: expected '$3', got '$2'"
+    fails=$((fails + 1))
+  else
+    echo "ok: $1"
+  fi
+}
+
+# --- the sample log: every count known by hand ----------------------------
+"$BW" replay --json "$DATA/sample.log" > "$TMP/s.json"
+check "sample exit" $? 0
+check "sample lines" "$(jq .lines "$TMP/s.json")" 33
+check "sample kinds" "$(jq -c '.lines_by_kind|[.unknown,.other,.mta_other,.delivery,.arrival,.message_id,.client,.expired,.notification,.removed,.reject]' "$TMP/s.json")" "[1,2,2,13,4,2,1,1,2,4,1]"
+check "sample by mta" "$(jq -c '.lines_by_mta|[.none,.postfix,.exim]' "$TMP/s.json")" "[3,20,10]"
+check "sample statuses" "$(jq -c '.deliveries.by_status|[.sent,.deferred,.bounced,.expired]' "$TMP/s.json")" "[5,4,3,1]"
+check "sample dsn classes" "$(jq -c '.deliveries.by_dsn_class|[."2",."4",."5",.none]' "$TMP/s.json")" "[2,4,3,4]"
+check "sample stages" "$(jq -c '.deliveries.by_stage|[.none,.connect,.mail,.rcpt,.end_of_data]' "$TMP/s.json")" "[6,1,1,4,1]"
+check "sample complete" "$(jq .complete "$TMP/s.json")" true
+
+# --- the text summary mentions the essentials ------------------------------
+"$BW" replay "$DATA/sample.log" > "$TMP/s.txt"
+check "text summary" "$(grep -c -E '^  (delivery|bounced|sent) ' "$TMP/s.txt")" 3
+
+# --- stdin and compressed copies give identical counts ---------------------
+"$BW" replay --json - < "$DATA/sample.log" > "$TMP/stdin.json"
+check "stdin kinds" "$(jq -c .lines_by_kind "$TMP/stdin.json")" "$(jq -c .lines_by_kind "$TMP/s.json")"
+cat "$DATA/sample.log.zst" | "$BW" replay --json - > "$TMP/stdinz.json"
+check "stdin zstd detected by magic" "$(jq -r '.files[0].format' "$TMP/stdinz.json")" zstd
+"$BW" replay --json "$DATA/sample.log" "$DATA/sample.log.gz" "$DATA/sample.log.zst" > "$TMP/multi.json"
+check "three files exit" $? 0
+check "three files lines" "$(jq .lines "$TMP/multi.json")" 99
+check "three files deliveries" "$(jq .deliveries.total "$TMP/multi.json")" 39
+check "formats by magic" "$(jq -r '[.files[].format]|join(",")' "$TMP/multi.json")" "plain,gzip,zstd"
+# A misleading name changes nothing: detection is by content.
+cp "$DATA/sample.log.gz" "$TMP/looks-plain.log"
+"$BW" replay --json "$TMP/looks-plain.log" > "$TMP/named.json"
+check "gzip named .log" "$(jq .lines "$TMP/named.json")" 33
+
+# --- --events: one JSON object per delivery event ---------------------------
+"$BW" replay --events "$DATA/sample.log" > "$TMP/ev.jsonl" 2> "$TMP/ev.err"
+check "events count" "$(wc -l < "$TMP/ev.jsonl")" 13
+check "events valid json" "$(jq -c . "$TMP/ev.jsonl" | wc -l)" 13
+check "event fields" "$(sed -n 2p "$TMP/ev.jsonl" | jq -c '[.time,.mta,.queue_id,.rcpt,.status,.dsn,.reply_code,.stage,.line]')" \
+  '["2024-05-01T10:00:01.223456Z","postfix","4VqXyZ1abcD","userunknown@example.co.jp","bounced","5.1.1",550,"rcpt",8]'
+check "events summary on stderr" "$(grep -c 'lines by kind' "$TMP/ev.err")" 1
+
+# --- truncated and refused inputs: named, counted, the rest goes on --------
+"$BW" replay --json "$DATA/sample-truncated.log.gz" "$DATA/sample.log" > "$TMP/tr.json" 2> "$TMP/tr.err"
+check "truncated exit" $? 2
+check "truncated message" "$(grep -c 'sample-truncated.log.gz: gzip: input ends inside a member (truncated) at decoded offset' "$TMP/tr.err")" 1
+check "truncated complete flag" "$(jq .complete "$TMP/tr.json")" false
+check "whole lines before the cut kept" "$(jq '.files[0].lines' "$TMP/tr.json")" 23
+check "partial tail counted" "$(jq .skipped.partial_tails "$TMP/tr.json")" 1
+check "next file still read" "$(jq '.files[1].lines' "$TMP/tr.json")" 33
+"$BW" replay --json "$DATA/sample-truncated.log.zst" > "$TMP/trz.json" 2> "$TMP/trz.err"
+check "truncated zstd exit" $? 2
+check "truncated zstd message" "$(grep -c 'zstd: input ends inside a frame (truncated)' "$TMP/trz.err")" 1
+"$BW" replay "$DATA/sample.log.xz" > /dev/null 2> "$TMP/xz.err"
+check "xz refused exit" $? 2
+check "xz refused message" "$(grep -c 'sample.log.xz: xz-compressed input is not supported' "$TMP/xz.err")" 1
+"$BW" replay --json "$TMP/does-not-exist" "$DATA" "$DATA/sample.log" > "$TMP/bad.json" 2> "$TMP/bad.err"
+check "missing+dir exit" $? 2
+check "missing named" "$(grep -c 'does-not-exist: cannot open: No such file' "$TMP/bad.err")" 1
+check "directory named" "$(grep -c 'is a directory' "$TMP/bad.err")" 1
+check "good file after bad ones" "$(jq .lines "$TMP/bad.json")" 33
+
+# --- a 1 MB line is skipped with its line number; the rest is counted ------
+{ head -n 5 "$DATA/sample.log"; head -c 1048576 /dev/zero | tr '\0' 'x'; echo; tail -n +6 "$DATA/sample.log"; } > "$TMP/long.log"
+"$BW" replay --json "$TMP/long.log" > "$TMP/long.json" 2> "$TMP/long.err"
+check "long line exit" $? 0
+check "long line skipped" "$(jq .skipped.long_lines "$TMP/long.json")" 1
+check "long line number" "$(jq '.skipped.samples[0].line' "$TMP/long.json")" 6
+check "long line bytes" "$(jq '.skipped.samples[0].bytes' "$TMP/long.json")" 1048576
+check "others counted" "$(jq .lines "$TMP/long.json")" 33
+check "long line on stderr" "$(grep -c 'long.log: 1 line longer than 65536 bytes skipped' "$TMP/long.err")" 1
+"$BW" replay --json --max-line 100 "$DATA/sample.log" > "$TMP/ml.json"
+check "--max-line applies" "$(jq '.skipped.long_lines > 0 and .skipped.max_line == 100' "$TMP/ml.json")" true
+
+# --- garbage, NUL bytes, CRLF: never stop the stream -----------------------
+{ head -c 200000 /dev/urandom; echo; cat "$DATA/sample.log"; } > "$TMP/garbage.log"
+"$BW" replay --json "$TMP/garbage.log" > "$TMP/g.json"
+check "garbage exit" $? 0
+check "garbage then deliveries" "$(jq .deliveries.total "$TMP/g.json")" 13
+sed 's/$/\r/' "$DATA/sample.log" > "$TMP/crlf.log"
+"$BW" replay --json "$TMP/crlf.log" > "$TMP/crlf.json"
+check "crlf kinds" "$(jq -c .lines_by_kind "$TMP/crlf.json")" "$(jq -c .lines_by_kind "$TMP/s.json")"
+: > "$TMP/empty.log"
+"$BW" replay --json "$TMP/empty.log" > "$TMP/empty.json"
+check "empty file" "$(jq -c '[.lines,.complete]' "$TMP/empty.json")" "[0,true]"
+
+# --- usage errors ----------------------------------------------------------
+"$BW" replay > /dev/null 2>&1
+check "no files is a usage error" $? 1
+"$BW" replay --bogus x > /dev/null 2>&1
+check "unknown option" $? 1
+"$BW" replay --zstd-window-log 99 x > /dev/null 2>&1
+check "window log range" $? 1
+
+if [ "$fails" -gt 0 ]; then
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
