@@ -74,7 +74,8 @@ int bw__is_exim_id(const char *p, const char *end);
 
 /* Timestamps. Each returns the pointer past the stamp, or NULL if p does
  * not start with one; *us gets microseconds since the epoch. */
-const char *bw__rfc3339_time(const char *p, const char *end, int64_t *us);
+const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
+                             int64_t *us);
 const char *bw__exim_time(bw_parser_t *ps, const char *p, const char *end,
                           int64_t *us);
 

@@ -99,7 +99,8 @@ static int ymd(const char *p, int *y, int *mo, int *d) {
          *d >= 1 && *d <= 31;
 }
 
-const char *bw__rfc3339_time(const char *p, const char *end, int64_t *us) {
+const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
+                             int64_t *us) {
   int y, mo, d;
   if (end - p < 20 || !ymd(p, &y, &mo, &d) || p[10] != 'T')
     return NULL;
@@ -120,8 +121,7 @@ const char *bw__rfc3339_time(const char *p, const char *end, int64_t *us) {
   } else {
     return NULL;
   }
-  int64_t s = bw__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-              sod - off;
+  int64_t s = bw__civil_seconds(&ps->lt, y, mo, d, 0, 0, sod) - off;
   *us = s * 1000000 + frac;
   return q;
 }
@@ -142,7 +142,7 @@ const char *bw__exim_time(bw_parser_t *ps, const char *p, const char *end,
       bw__digits(q + 2, 4) >= 0) {
     int oh = bw__digits(q + 2, 2), om = bw__digits(q + 4, 2);
     int64_t off = (oh * 3600 + om * 60) * (q[1] == '-' ? -1 : 1);
-    s = bw__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + sod - off;
+    s = bw__civil_seconds(&ps->lt, y, mo, d, 0, 0, sod) - off;
     q += 6;
   } else {
     s = bw__local_seconds(&ps->lt, y, mo, d, sod / 3600, sod / 60 % 60,
@@ -202,7 +202,7 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
   if (bw__isdigit(*p)) {
     if (len > 10 && p[10] == ' ')
       return bw__parse_exim(ps, p, end, 1, ev);
-    p = bw__rfc3339_time(p, end, &ev->time_us);
+    p = bw__rfc3339_time(ps, p, end, &ev->time_us);
   } else {
     p = rfc3164_time(ps, p, end, &ev->time_us);
   }

@@ -1,5 +1,6 @@
 /* Log-time arithmetic for the line grammars. Owns no state beyond the
  * small bw_logtime_t the caller embeds. */
+#include <stdint.h>
 #include <time.h>
 
 #include "logtime.h"
@@ -14,8 +15,9 @@ void bw__logtime_init(bw_logtime_t *lt, int64_t ref_unix_s) {
     lt->ref_year = tm.tm_year + 1900;
     lt->ref_month = tm.tm_mon + 1;
   }
-  lt->cached_hour_key = -1;
-  lt->cached_offset_s = 0;
+  for (int i = 0; i < 16; i++)
+    lt->hour_key[i] = INT64_MIN;
+  lt->last_y = 0;
 }
 
 int64_t bw__days_from_civil(int y, unsigned m, unsigned d) {
@@ -32,11 +34,23 @@ int64_t bw__utc_seconds(int y, int mon, int d, int h, int mi, int s) {
          h * 3600 + mi * 60 + s;
 }
 
+int64_t bw__civil_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
+                          int mi, int s) {
+  if (y != lt->last_y || mon != lt->last_m || d != lt->last_d) {
+    lt->last_days = bw__days_from_civil(y, (unsigned)mon, (unsigned)d);
+    lt->last_y = y;
+    lt->last_m = mon;
+    lt->last_d = d;
+  }
+  return lt->last_days * 86400 + h * 3600 + mi * 60 + s;
+}
+
 int64_t bw__local_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
                           int mi, int s) {
-  int64_t as_utc = bw__utc_seconds(y, mon, d, h, mi, s);
+  int64_t as_utc = bw__civil_seconds(lt, y, mon, d, h, mi, s);
   int64_t hour_key = as_utc / 3600;
-  if (hour_key != lt->cached_hour_key) {
+  unsigned slot = (unsigned)(hour_key & 15);
+  if (hour_key != lt->hour_key[slot]) {
     struct tm tm = {0};
     tm.tm_year = y - 1900;
     tm.tm_mon = mon - 1;
@@ -45,10 +59,11 @@ int64_t bw__local_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
     /* mktime normalises; the offset is what it added to our UTC guess. */
-    lt->cached_offset_s = (t == (time_t)-1) ? 0 : (int64_t)t - hour_key * 3600;
-    lt->cached_hour_key = hour_key;
+    lt->hour_offset_s[slot] =
+        (t == (time_t)-1) ? 0 : (int64_t)t - hour_key * 3600;
+    lt->hour_key[slot] = hour_key;
   }
-  return as_utc + lt->cached_offset_s;
+  return as_utc + lt->hour_offset_s[slot];
 }
 
 int bw__infer_year(const bw_logtime_t *lt, int mon) {

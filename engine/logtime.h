@@ -12,10 +12,15 @@ typedef struct {
    * belongs to the year before (the Dec -> Jan rollover). */
   int ref_year;
   int ref_month; /* 1..12 */
-  /* One-entry cache of the local UTC offset for the hour last seen:
-   * mktime() costs about a microsecond, so it runs once per log hour. */
-  int64_t cached_hour_key;
-  int64_t cached_offset_s;
+  /* Local UTC offset per log hour, direct-mapped: mktime() costs about a
+   * microsecond (and stats /etc/localtime when TZ is unset), so it runs
+   * once per hour of log, even when two sources interleave their hours. */
+  int64_t hour_key[16];
+  int64_t hour_offset_s[16];
+  /* Last civil date converted to days (RFC 3339 and Exim stamps repeat
+   * the same date for a whole day of lines). */
+  int last_y, last_m, last_d;
+  int64_t last_days;
 } bw_logtime_t;
 
 void bw__logtime_init(bw_logtime_t *lt, int64_t ref_unix_s);
@@ -26,6 +31,10 @@ int64_t bw__days_from_civil(int y, unsigned m, unsigned d);
 
 /* Seconds since the epoch for a civil time given in UTC. */
 int64_t bw__utc_seconds(int y, int mon, int d, int h, int mi, int s);
+
+/* Same, memoising the date's day number in lt. */
+int64_t bw__civil_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
+                          int mi, int s);
 
 /* Seconds since the epoch for a civil time in this process's local zone. */
 int64_t bw__local_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,

@@ -318,12 +318,18 @@ static void read_file(bw_replay_t *r, size_t file) {
   fs->format = bw_format_detect(r->inbuf, have);
 
   if (fs->format == BW_FMT_PLAIN) {
-    /* The first bytes are already in inbuf; the block has room for them
-     * since inbuf is smaller than a block. */
-    size_t n = have < r->opts.block_size ? have : r->opts.block_size;
-    memcpy(b->data, r->inbuf, n);
-    b->len = n;
-    fs->bytes_decoded = n;
+    /* The first bytes are already in inbuf: move them into blocks. */
+    for (size_t off = 0; off < have;) {
+      if (b->len == r->opts.block_size)
+        b = ship(r, b, file);
+      size_t n = have - off;
+      if (n > r->opts.block_size - b->len)
+        n = r->opts.block_size - b->len;
+      memcpy(b->data + b->len, r->inbuf + off, n);
+      b->len += n;
+      off += n;
+    }
+    fs->bytes_decoded = have;
     b = read_plain(r, fd, b, fs, file);
   } else if (fs->format == BW_FMT_ZSTD || fs->format == BW_FMT_GZIP) {
     if (r->dec[fs->format] == NULL) {
