@@ -13,6 +13,11 @@
 
 struct bw_parser_s {
   bw_logtime_t lt;
+  /* Consecutive lines share "YYYY-MM-DDTHH:MM" (16 bytes): remember the
+   * last one and its seconds, so most stamps parse only ":SS.ffffff". */
+  char minute_key[16];
+  int64_t minute_s; /* UTC seconds of the key's minute, zone not applied */
+  int minute_valid;
 };
 
 static inline bw_span_t bw__span(const char *p, const char *end) {
@@ -28,6 +33,17 @@ static inline int bw__starts(const char *p, const char *end, const char *lit,
 #define BW_STARTS(p, end, lit) bw__starts((p), (end), (lit), sizeof(lit) - 1)
 
 static inline int bw__isdigit(char c) { return c >= '0' && c <= '9'; }
+
+/* Character classes for the hot scanning loops: one table load per byte
+ * instead of a chain of compares (callgrind: the program-name and queue
+ * id loops were a fifth of the per-line instructions). */
+enum {
+  BW_C_ALNUM = 1,    /* [0-9A-Za-z] */
+  BW_C_PROGSTOP = 2, /* ends a syslog program name: '[' ':' ' ' '/' */
+  BW_C_SPACE = 4     /* ' ' */
+};
+extern const unsigned char bw__cls[256];
+#define BW_CLS(c, f) (bw__cls[(unsigned char)(c)] & (f))
 
 /* Parse exactly n digits at p; -1 if any is not a digit. */
 static inline int bw__digits(const char *p, int n) {

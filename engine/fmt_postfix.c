@@ -8,8 +8,7 @@
  * Both are at least 5 characters; NOQUEUE is handled by the caller. */
 static const char *queue_id(const char *p, const char *end) {
   const char *q = p;
-  while (q < end && ((*q >= '0' && *q <= '9') || (*q >= 'A' && *q <= 'Z') ||
-                     (*q >= 'a' && *q <= 'z')))
+  while (q < end && BW_CLS(*q, BW_C_ALNUM))
     q++;
   if (q - p < 5 || q - p > 32 || end - q < 2 || q[0] != ':' || q[1] != ' ')
     return NULL;

@@ -2,6 +2,25 @@
  * enhanced status codes (RFC 3463) and the command a reply answered. */
 #include "fmt.h"
 
+#define A BW_C_ALNUM
+#define D BW_C_ALNUM
+const unsigned char bw__cls[256] = {
+    [' '] = BW_C_SPACE | BW_C_PROGSTOP, [':'] = BW_C_PROGSTOP,
+    ['['] = BW_C_PROGSTOP, ['/'] = BW_C_PROGSTOP,
+    ['0'] = D, ['1'] = D, ['2'] = D, ['3'] = D, ['4'] = D,
+    ['5'] = D, ['6'] = D, ['7'] = D, ['8'] = D, ['9'] = D,
+    ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
+    ['H'] = A, ['I'] = A, ['J'] = A, ['K'] = A, ['L'] = A, ['M'] = A, ['N'] = A,
+    ['O'] = A, ['P'] = A, ['Q'] = A, ['R'] = A, ['S'] = A, ['T'] = A, ['U'] = A,
+    ['V'] = A, ['W'] = A, ['X'] = A, ['Y'] = A, ['Z'] = A,
+    ['a'] = A, ['b'] = A, ['c'] = A, ['d'] = A, ['e'] = A, ['f'] = A, ['g'] = A,
+    ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
+    ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
+    ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
+};
+#undef A
+#undef D
+
 size_t bw__enhanced_code(const char *p, const char *end) {
   const char *q = p;
   if (end - q < 5 || (*q != '2' && *q != '4' && *q != '5') || q[1] != '.')

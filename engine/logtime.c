@@ -45,19 +45,15 @@ int64_t bw__civil_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
   return lt->last_days * 86400 + h * 3600 + mi * 60 + s;
 }
 
-int64_t bw__local_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
-                          int mi, int s) {
-  int64_t as_utc = bw__civil_seconds(lt, y, mon, d, h, mi, s);
-  int64_t hour_key = as_utc / 3600;
+int64_t bw__local_seconds(bw_logtime_t *lt, int64_t as_utc) {
+  int64_t hour_key = as_utc >= 0 ? as_utc / 3600 : (as_utc - 3599) / 3600;
   unsigned slot = (unsigned)(hour_key & 15);
   if (hour_key != lt->hour_key[slot]) {
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
+    time_t hour = (time_t)(hour_key * 3600);
+    struct tm civil;
+    gmtime_r(&hour, &civil);
+    civil.tm_isdst = -1;
+    time_t t = mktime(&civil);
     /* mktime normalises; the offset is what it added to our UTC guess. */
     lt->hour_offset_s[slot] =
         (t == (time_t)-1) ? 0 : (int64_t)t - hour_key * 3600;

@@ -36,9 +36,9 @@ int64_t bw__utc_seconds(int y, int mon, int d, int h, int mi, int s);
 int64_t bw__civil_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
                           int mi, int s);
 
-/* Seconds since the epoch for a civil time in this process's local zone. */
-int64_t bw__local_seconds(bw_logtime_t *lt, int y, int mon, int d, int h,
-                          int mi, int s);
+/* Seconds since the epoch of a local civil time, given as the seconds it
+ * would be if it were UTC (what bw__civil_seconds returns). */
+int64_t bw__local_seconds(bw_logtime_t *lt, int64_t as_utc);
 
 /* Year of an RFC 3164 stamp in month `mon` (1..12). */
 int bw__infer_year(const bw_logtime_t *lt, int mon);
