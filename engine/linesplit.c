@@ -10,7 +10,8 @@ int bw_splitter_init(bw_splitter_t *s, size_t max_line) {
   memset(s, 0, sizeof(*s));
   if (max_line == 0)
     return BW_EINVAL;
-  s->carry = malloc(max_line);
+  /* +1: a line of exactly max_line bytes may carry its "\r" too. */
+  s->carry = malloc(max_line + 1);
   if (s->carry == NULL)
     return BW_ENOMEM;
   s->max_line = max_line;

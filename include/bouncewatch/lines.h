@@ -26,7 +26,7 @@ typedef struct {
 } bw_line_sink_t;
 
 typedef struct {
-  char *carry;       /* the straddling line's head, max_line bytes */
+  char *carry;       /* the straddling line's head, max_line + 1 bytes */
   size_t carry_len;
   size_t max_line;
   int skipping;      /* inside an over-long line */
