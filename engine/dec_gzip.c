@@ -37,7 +37,6 @@ static int gzip_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
       }
       g->in_member = 1;
     }
-    uInt ai = s->avail_in, ao = s->avail_out;
     int r = inflate(s, Z_NO_FLUSH);
     if (r == Z_STREAM_END) {
       g->in_member = 0;
@@ -45,9 +44,12 @@ static int gzip_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
       continue;
     }
     if (r == Z_OK)
-      continue;
-    if (r == Z_BUF_ERROR || (s->avail_in == ai && s->avail_out == ao))
+      continue; /* progress was made; Z_OK never means "stuck" */
+    if (r == Z_BUF_ERROR)
       break; /* needs more input (or more room) */
+    /* An error may come without consuming or producing a byte (zlib
+     * parked in a match, then found its distance invalid), so errors are
+     * checked before any "no progress" test. */
     snprintf(d->errmsg, sizeof(d->errmsg), "gzip: %s",
              s->msg != NULL ? s->msg : zError(r));
     rc = r == Z_MEM_ERROR ? BW_ENOMEM : BW_ECORRUPT;
