@@ -73,9 +73,26 @@ static int zstd_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
     if (ib.pos == ib.size && !z->in_frame)
       break;
     size_t before_in = ib.pos, before_out = ob.pos;
-    size_t r = ZSTD_decompressStream(z->dctx, &ob, &ib);
-    if (ZSTD_isError(r)) {
-      if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+    /* libzstd checks the window only when it has to buffer: a whole
+     * small frame that fits the output decodes without the check. Check
+     * the header ourselves so the limit does not depend on block sizes. */
+    int too_large = 0;
+    if (!z->in_frame) {
+      uint8_t peek[FRAME_HEADER_MAX];
+      size_t n = z->hdr_len, more = in_len - before_in;
+      memcpy(peek, z->hdr, n);
+      if (more > FRAME_HEADER_MAX - n)
+        more = FRAME_HEADER_MAX - n;
+      memcpy(peek + n, in + before_in, more);
+      uint64_t w = header_window(peek, n + more);
+      too_large = w > (1ull << d->opts.zstd_window_log_max);
+    }
+    size_t r = too_large ? ZSTD_error_frameParameter_windowTooLarge : 0;
+    if (!too_large)
+      r = ZSTD_decompressStream(z->dctx, &ob, &ib);
+    if (too_large || ZSTD_isError(r)) {
+      if (too_large ||
+          ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
         capture(z, in + before_in, in_len - before_in);
         uint64_t w = header_window(z->hdr, z->hdr_len);
         unsigned log = 10;

@@ -118,10 +118,17 @@ uint64_t bw_splitter_end(bw_splitter_t *s, int tail_is_line,
     else
       dropped = s->skip_len;
   } else if (s->carry_len > 0) {
-    if (tail_is_line)
-      emit(s, s->carry, s->carry_len, sink);
-    else
+    /* hold() lets one byte past max_line in, for a "\r" that would
+     * precede the "\n"; an unterminated tail has no "\n", so it is
+     * measured as it stands. */
+    if (!tail_is_line) {
       dropped = s->carry_len;
+    } else if (s->carry_len > s->max_line) {
+      s->skip_len = s->carry_len;
+      emit_long(s, sink);
+    } else {
+      emit(s, s->carry, s->carry_len, sink);
+    }
   }
   s->carry_len = 0;
   s->skipping = 0;

@@ -77,6 +77,14 @@ check "missing named" "$(grep -c 'does-not-exist: cannot open: No such file' "$T
 check "directory named" "$(grep -c 'is a directory' "$TMP/bad.err")" 1
 check "good file after bad ones" "$(jq .lines "$TMP/bad.json")" 33
 
+# --- a frame asking for a 2 GiB zstd window: refused, then allowed --------
+"$BW" replay --json "$DATA/dec/win31.zst" "$DATA/sample.log" > "$TMP/win.json" 2> "$TMP/win.err"
+check "window refused exit" $? 2
+check "window message" "$(grep -c 'win31.zst: zstd frame needs a 2048 MiB window (window log 31), above the limit of 128 MiB; allow it with --zstd-window-log=31' "$TMP/win.err")" 1
+check "window: next file read" "$(jq '.files[1].lines' "$TMP/win.json")" 33
+"$BW" replay --json --zstd-window-log 31 "$DATA/dec/win31.zst" > "$TMP/win2.json"
+check "window allowed" "$(jq -c '[.complete,.lines]' "$TMP/win2.json")" "[true,123]"
+
 # --- a 1 MB line is skipped with its line number; the rest is counted ------
 { head -n 5 "$DATA/sample.log"; head -c 1048576 /dev/zero | tr '\0' 'x'; echo; tail -n +6 "$DATA/sample.log"; } > "$TMP/long.log"
 "$BW" replay --json "$TMP/long.log" > "$TMP/long.json" 2> "$TMP/long.err"

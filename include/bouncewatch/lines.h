@@ -1,7 +1,7 @@
 /* The line splitter: turns decoded blocks into lines without a per-line
  * allocation or copy. A line inside one block is passed by pointer into
  * that block; only a line that straddles two blocks is copied, into a
- * carry buffer of max_line bytes allocated once. Lines longer than
+ * carry buffer of max_line + 1 bytes allocated once. Lines longer than
  * max_line are skipped whole (streamed past, never buffered) and
  * reported with their line number. */
 #ifndef BOUNCEWATCH_LINES_H
