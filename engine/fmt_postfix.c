@@ -12,6 +12,22 @@ static const char *queue_id(const char *p, const char *end) {
     q++;
   if (q - p < 5 || q - p > 32 || end - q < 2 || q[0] != ':' || q[1] != ' ')
     return NULL;
+  /* Words such as "warning:" or "statistics:" also end in ": ". A short
+   * id is uppercase hex; a long one (mail_queue.h) has no vowels and a
+   * 'z' between its time and inode parts. */
+  int hex = 1, vowel = 0, zed = 0;
+  for (const char *c = p; c < q; c++) {
+    char ch = *c;
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F')))
+      hex = 0;
+    if (ch == 'a' || ch == 'e' || ch == 'i' || ch == 'o' || ch == 'u' ||
+        ch == 'A' || ch == 'E' || ch == 'I' || ch == 'O' || ch == 'U')
+      vowel = 1;
+    if (ch == 'z')
+      zed = 1;
+  }
+  if (!hex && (vowel || !zed || q - p < 10))
+    return NULL;
   return q;
 }
 

@@ -54,7 +54,7 @@ check "gzip named .log" "$(jq .lines "$TMP/named.json")" 33
 check "events count" "$(wc -l < "$TMP/ev.jsonl")" 13
 check "events valid json" "$(jq -c . "$TMP/ev.jsonl" | wc -l)" 13
 check "event fields" "$(sed -n 2p "$TMP/ev.jsonl" | jq -c '[.time,.mta,.queue_id,.rcpt,.status,.dsn,.reply_code,.stage,.line]')" \
-  '["2024-05-01T10:00:01.223456Z","postfix","4VqXyZ1abcD","userunknown@example.co.jp","bounced","5.1.1",550,"rcpt",8]'
+  '["2024-05-01T10:00:01.223456Z","postfix","4VqXyZ1bcDz","userunknown@example.co.jp","bounced","5.1.1",550,"rcpt",8]'
 check "events summary on stderr" "$(grep -c 'lines by kind' "$TMP/ev.err")" 1
 
 # --- truncated and refused inputs: named, counted, the rest goes on --------
