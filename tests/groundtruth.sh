@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# tests/groundtruth.sh GEN BW: end-to-end check of bouncewatch's line
+# classification against bw_gen_logs' ground truth. For two generated logs
+# (mixed Postfix+Exim with RFC 3339 prefixes; Postfix only with RFC 3164),
+# `BW replay --json` must report exactly the truth's lines, lines_by_kind,
+# deliveries.total, deliveries.by_status and deliveries.by_dsn_class.
+# Every mismatch is printed; exit 1 on any. A missing tool is a failure too.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 <path to bw_gen_logs> <path to bouncewatch>" >&2
+  exit 1
+fi
+GEN=$1
+BW=$2
+SEED=20240301
+MESSAGES=20000
+
+fail=0
+for tool in "$GEN" "$BW"; do
+  if [[ ! -x $tool ]]; then
+    echo "groundtruth: $tool: not found or not executable" >&2
+    fail=1
+  fi
+done
+if ! command -v jq > /dev/null; then
+  echo "groundtruth: jq not found (the project's setup script installs it)" >&2
+  fail=1
+fi
+((fail == 0)) || exit 1
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bw-groundtruth.XXXXXX")
+# keep the inputs of a failing run for debugging, drop them otherwise
+trap '((fail)) && echo "groundtruth: inputs kept in $work" >&2 || rm -rf "$work"' EXIT
+
+# Paths compared, all taken from the truth file so a new kind or status
+# added to the generator is checked without touching this script.
+# shellcheck disable=SC2016 # $t and $g are jq variables
+COMPARE='
+  $t[0] as $t | $g[0] as $g
+  | ([["lines"]]
+     + ($t.lines_by_kind | keys_unsorted | map(["lines_by_kind", .]))
+     + [["deliveries", "total"]]
+     + ($t.deliveries.by_status | keys_unsorted
+        | map(["deliveries", "by_status", .]))
+     + ($t.deliveries.by_dsn_class | keys_unsorted
+        | map(["deliveries", "by_dsn_class", .])))
+  | .[] as $p
+  | ($t | getpath($p)) as $want
+  | ($g | getpath($p)) as $got
+  | select($want != $got)
+  | "  \($p | join(".")): truth \($want), bouncewatch \($got // "missing")"'
+
+for spec in mixed:rfc3339 postfix:rfc3164; do
+  fmt=${spec%%:*}
+  prefix=${spec##*:}
+  name="$fmt/$prefix"
+  log=$work/$fmt-$prefix.log
+  truth=$log.truth.json
+  got=$log.bw.json
+
+  if ! "$GEN" --seed "$SEED" --messages "$MESSAGES" --format "$fmt" \
+      --prefix "$prefix" --truth "$truth" > "$log"; then
+    echo "FAIL $name: $GEN exited with an error"
+    fail=1
+    continue
+  fi
+  # the generator's own count must agree with the file
+  wc_lines=$(wc -l < "$log")
+  if [[ $wc_lines != "$(jq .lines "$truth")" ]]; then
+    echo "FAIL $name: generator truth says $(jq .lines "$truth") lines, file has $wc_lines"
+    fail=1
+    continue
+  fi
+
+  rc=0
+  "$BW" replay --json "$log" > "$got" 2> "$log.bw.err" || rc=$?
+  if ((rc != 0)); then
+    echo "FAIL $name: $BW replay --json exited with $rc"
+    sed 's/^/  stderr: /' "$log.bw.err" | head -20
+    fail=1
+    continue
+  fi
+  if ! jq -e 'type == "object"' "$got" > /dev/null 2>&1; then
+    echo "FAIL $name: output of $BW replay --json is not one JSON object"
+    head -c 500 "$got" | sed 's/^/  stdout: /'
+    fail=1
+    continue
+  fi
+
+  mismatches=$(jq -r -n --slurpfile t "$truth" --slurpfile g "$got" "$COMPARE")
+  # bouncewatch's own consistency: lines is the sum of lines_by_kind
+  sum=$(jq '[.lines_by_kind[]?] | add // 0' "$got")
+  if [[ $sum != "$(jq '.lines // "missing"' "$got")" ]]; then
+    mismatches+=$'\n'"  bouncewatch lines $(jq '.lines // "missing"' "$got") != sum of its lines_by_kind $sum"
+  fi
+  if [[ -n ${mismatches//[$'\n ']/} ]]; then
+    echo "FAIL $name ($(jq .lines "$truth") lines, seed $SEED):"
+    printf '%s\n' "$mismatches" | sed '/^$/d'
+    fail=1
+  else
+    echo "ok   $name: $(jq .lines "$truth") lines, $(jq .deliveries.total "$truth") deliveries match"
+  fi
+done
+
+exit "$fail"
