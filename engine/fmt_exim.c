@@ -53,7 +53,8 @@ static void exim_reply(const char *t, const char *te, bw_event_t *ev) {
   ev->dsn = ev->reply_dsn;
 }
 
-/* Walk the tokens after the flag; fill fields; return the text start. */
+/* Walk the tokens after the flag and fill the fields they name; the
+ * first token ending in ':' ends them and the rest is ev->text. */
 static void fields(const char *p, const char *end, bw_event_t *ev) {
   while (p < end) {
     const char *t = p, *q = p;
@@ -261,8 +262,8 @@ bw_kind_t bw__parse_exim(bw_parser_t *ps, const char *p, const char *end,
                NULL))
         ev->status = BW_STATUS_EXPIRED;
     }
-  } else {
-    /* Sent: the reply is in C="..."; keep dsn for failures only. */
   }
+  /* Sent lines keep the reply of C="..." in reply_code and reply_dsn only:
+   * dsn is the failure's code, as Postfix's dsn= is for its failures. */
   return ev->kind;
 }

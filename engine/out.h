@@ -15,8 +15,9 @@ typedef struct {
 void bw__report_text(bw_out_t *o, const bw_report_in_t *in);
 void bw__report_json(bw_out_t *o, const bw_report_in_t *in);
 
-/* One JSON object and "\n" for a delivery event. */
-void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev,
+/* One JSON object and "\n" for a delivery event; v (NULL for sent
+ * deliveries) adds reason, group, hard and permanent. */
+void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev, const bw_verdict_t *v,
                      const bw_line_ref_t *where);
 
 #endif

@@ -14,7 +14,7 @@ static void field(bw_out_t *o, const char *name, bw_span_t v) {
   bw__out_json_span(o, v);
 }
 
-void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev,
+void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev, const bw_verdict_t *v,
                      const bw_line_ref_t *where) {
   char ts[40];
   bw__out_str(o, "{\"time\":");
@@ -51,6 +51,16 @@ void bw__event_jsonl(bw_out_t *o, const bw_event_t *ev,
   bw__out_str(o, bw_stage_name(ev->stage));
   bw__out_str(o, "\"");
   field(o, ",\"text\":", ev->text);
+  if (v != NULL) {
+    bw__out_str(o, ",\"reason\":\"");
+    bw__out_str(o, bw_reason_name(v->reason));
+    bw__out_str(o, "\",\"group\":\"");
+    bw__out_str(o, bw_group_name(v->group));
+    bw__out_str(o, v->hard ? "\",\"hard\":true" : "\",\"hard\":false");
+    bw__out_str(o, v->permanent == 1   ? ",\"permanent\":true"
+                   : v->permanent == 0 ? ",\"permanent\":false"
+                                       : ",\"permanent\":null");
+  }
   bw__out_str(o, ",\"file\":");
   bw__out_json_str(o, where->path, strlen(where->path));
   bw__out_str(o, ",\"line\":");

@@ -77,6 +77,22 @@ void bw__report_json(bw_out_t *o, const bw_report_in_t *in) {
         kv_u64(o, &h, name, s->by_dsn_subject[c][sub]);
       }
   bw__out_str(o, "}");
+  kv_u64(o, &g, "classified", s->classified);
+  key(o, &g, "by_reason");
+  h = 1;
+  bw__out_str(o, "{");
+  for (int k = 0; k < BW_REASON__COUNT; k++)
+    if (s->by_reason[k] > 0)
+      kv_u64(o, &h, bw_reason_name((bw_reason_t)k), s->by_reason[k]);
+  bw__out_str(o, "}");
+  key(o, &g, "by_group");
+  h = 1;
+  bw__out_str(o, "{");
+  for (int k = 1; k < BW_GROUP__COUNT; k++)
+    kv_u64(o, &h, bw_group_name((bw_group_t)k), s->by_group[k]);
+  bw__out_str(o, "}");
+  kv_u64(o, &g, "hard", s->hard);
+  kv_u64(o, &g, "soft", s->soft);
   key(o, &g, "by_stage");
   h = 1;
   bw__out_str(o, "{");
@@ -190,6 +206,17 @@ void bw__report_text(bw_out_t *o, const bw_report_in_t *in) {
       }
   }
   row(o, "none", s->by_dsn_class[0], s->deliveries);
+  bw__out_printf(o, "\nclassified deferred/bounced/expired events by group "
+                    "(%llu; %llu hard, %llu soft)\n",
+                 (unsigned long long)s->classified,
+                 (unsigned long long)s->hard, (unsigned long long)s->soft);
+  for (int k = 1; k < BW_GROUP__COUNT; k++)
+    if (s->by_group[k] > 0)
+      row(o, bw_group_name((bw_group_t)k), s->by_group[k], s->classified);
+  bw__out_str(o, "\nby reason\n");
+  for (int k = 0; k < BW_REASON__COUNT; k++)
+    if (s->by_reason[k] > 0)
+      row(o, bw_reason_name((bw_reason_t)k), s->by_reason[k], s->classified);
   bw__out_str(o, "\ndelivery events by SMTP stage\n");
   for (int k = 0; k < BW_STAGE__COUNT; k++)
     if (s->by_stage[k] > 0)

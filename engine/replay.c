@@ -56,6 +56,7 @@ struct bw_replay_s {
   bw_decoder_t *dec[BW_FMT__COUNT]; /* reader thread: one per format */
 
   bw_parser_t *parser; /* consumer thread */
+  bw_classifier_t *classifier; /* consumer thread; NULL without rules */
   bw_splitter_t split;
   size_t cur_file;
 };
@@ -125,6 +126,9 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
   }
   if (bw_parser_new(&r->parser) != 0)
     goto fail;
+  if (r->opts.rules != NULL &&
+      bw_classifier_new(r->opts.rules, &r->classifier) != 0)
+    goto fail;
   if (bw_splitter_init(&r->split, r->opts.max_line) != 0)
     goto fail;
   if (uv_mutex_init(&r->mu) != 0)
@@ -158,6 +162,7 @@ void bw_replay_free(bw_replay_t *r) {
   for (int i = 0; i < BW_FMT__COUNT; i++)
     bw_decoder_free(r->dec[i]);
   bw_parser_free(r->parser);
+  bw_classifier_free(r->classifier);
   bw_splitter_close(&r->split);
   free(r->stats.files);
   free(r);
@@ -226,6 +231,15 @@ static block_t *read_plain(bw_replay_t *r, int fd, block_t *b,
   }
 }
 
+/* The decoder failed (or ended inside a frame) after bytes_decoded
+ * bytes: everything before that offset has been handed on. */
+static void decode_error(bw_file_stats_t *fs, const bw_decoder_t *d, int rc) {
+  fs->error = rc;
+  fs->error_offset = fs->bytes_decoded;
+  snprintf(fs->errmsg, sizeof(fs->errmsg), "%s at decoded offset %llu",
+           bw_decoder_errmsg(d), (unsigned long long)fs->bytes_decoded);
+}
+
 /* Compressed input: inbuf holds in_len bytes already read. */
 static block_t *read_decoded(bw_replay_t *r, int fd, block_t *b,
                              bw_file_stats_t *fs, size_t file, size_t in_len) {
@@ -255,21 +269,14 @@ static block_t *read_decoded(bw_replay_t *r, int fd, block_t *b,
     b->len += made;
     fs->bytes_decoded += made;
     if (rc != 0) {
-      fs->error = rc;
-      fs->error_offset = fs->bytes_decoded;
-      snprintf(fs->errmsg, sizeof(fs->errmsg), "%s at decoded offset %llu",
-               bw_decoder_errmsg(d), (unsigned long long)fs->bytes_decoded);
+      decode_error(fs, d, rc);
       return b;
     }
     if (eof && made == 0 && used == 0) {
       /* Input exhausted and nothing more to flush. */
       rc = bw_decoder_finish(d);
-      if (rc != 0) {
-        fs->error = rc;
-        fs->error_offset = fs->bytes_decoded;
-        snprintf(fs->errmsg, sizeof(fs->errmsg), "%s at decoded offset %llu",
-                 bw_decoder_errmsg(d), (unsigned long long)fs->bytes_decoded);
-      }
+      if (rc != 0)
+        decode_error(fs, d, rc);
       return b;
     }
   }
@@ -402,16 +409,43 @@ static void count_event(bw_replay_stats_t *s, const bw_event_t *ev) {
   }
 }
 
+static int needs_reason(const bw_event_t *ev) {
+  return ev->kind == BW_KIND_DELIVERY &&
+         (ev->status == BW_STATUS_DEFERRED || ev->status == BW_STATUS_BOUNCED ||
+          ev->status == BW_STATUS_EXPIRED ||
+          ev->status == BW_STATUS_SOFTBOUNCE);
+}
+
+static void classify_event(bw_replay_t *r, const bw_event_t *ev,
+                           bw_verdict_t *v) {
+  bw_classify_in_t in = {ev->text, ev->dsn, ev->reply_code, ev->stage,
+                         ev->relay};
+  bw_classify(r->classifier, &in, v);
+  bw_replay_stats_t *s = &r->stats;
+  s->classified++;
+  s->by_reason[v->reason]++;
+  s->by_group[v->group]++;
+  if (v->hard)
+    s->hard++;
+  else
+    s->soft++;
+}
+
 static void on_line(void *arg, const char *line, size_t len,
                     uint64_t line_no) {
   bw_replay_t *r = arg;
   bw_event_t ev;
+  bw_verdict_t verdict, *v = NULL;
   bw_parse_line(r->parser, line, len, &ev);
   count_event(&r->stats, &ev);
   r->stats.files[r->cur_file].lines++;
+  if (r->classifier != NULL && needs_reason(&ev)) {
+    classify_event(r, &ev, &verdict);
+    v = &verdict;
+  }
   if (r->cb != NULL) {
     bw_line_ref_t where = {r->paths[r->cur_file], line_no};
-    r->cb(r->cb_arg, &ev, &where);
+    r->cb(r->cb_arg, &ev, v, &where);
   }
 }
 

@@ -8,6 +8,7 @@ BW=$1
 DATA=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+export BW_RULES_CACHE="$TMP/cache"   # never the user's ~/.cache
 fails=0
 
 check() { # check NAME ACTUAL EXPECTED
@@ -108,6 +109,43 @@ check "crlf kinds" "$(jq -c .lines_by_kind "$TMP/crlf.json")" "$(jq -c .lines_by
 : > "$TMP/empty.log"
 "$BW" replay --json "$TMP/empty.log" > "$TMP/empty.json"
 check "empty file" "$(jq -c '[.lines,.complete]' "$TMP/empty.json")" "[0,true]"
+
+# --- classification: replay, explain, check-rules (on data/rules-min) -------
+MIN="$DATA/rules-min"
+"$BW" replay --rules "$MIN" --rules-cache "$TMP/mincache" --json "$DATA/sample.log" > "$TMP/c.json"
+check "classified = deferred+bounced+expired" "$(jq .deliveries.classified "$TMP/c.json")" 8
+check "by reason" "$(jq -c .deliveries.by_reason "$TMP/c.json")" '{"onhold":2,"authfailure":1,"expired":1,"securityerror":2,"userunknown":2}'
+check "by group" "$(jq -c '.deliveries.by_group|[.recipient,.sender_auth,.network_transient]' "$TMP/c.json")" "[2,3,3]"
+check "hard/soft" "$(jq -c '.deliveries|[.hard,.soft]' "$TMP/c.json")" "[2,6]"
+check "compiled rules cached" "$(ls "$TMP/mincache" | grep -c '^rules-.*\.hsdb$')" 1
+"$BW" replay --rules "$MIN" --events "$DATA/sample.log" 2> /dev/null > "$TMP/cev.jsonl"
+check "event verdict" "$(sed -n 2p "$TMP/cev.jsonl" | jq -c '[.reason,.group,.hard,.permanent]')" '["userunknown","recipient",true,true]'
+check "sent events carry no reason" "$(sed -n 1p "$TMP/cev.jsonl" | jq -c 'has("reason")')" false
+"$BW" replay --no-classify --json "$DATA/sample.log" > "$TMP/nc.json"
+check "--no-classify" "$(jq .deliveries.classified "$TMP/nc.json")" 0
+"$BW" replay --rules "$DATA/rules-broken" "$DATA/sample.log" > /dev/null 2> "$TMP/rb.err"
+check "broken rules stop replay" $? 1
+check "broken rules named" "$(grep -c 'broken.rules:2: unknown reason' "$TMP/rb.err")" 1
+"$BW" check-rules "$DATA/rules-broken" > /dev/null 2> "$TMP/cr.err"
+check "check-rules broken exit" $? 1
+check "check-rules lists all" "$(grep -c '^.*broken.rules:[0-9]*: ' "$TMP/cr.err")" 12
+"$BW" check-rules "$MIN" > "$TMP/cr.out"
+check "check-rules ok" $? 0
+check "check-rules summary" "$(grep -c '10 rules, 4 status codes, 2 Hyperscan databases: OK' "$TMP/cr.out")" 1
+"$BW" explain --rules "$MIN" 'host mx.example.org[192.0.2.1] said: 550 5.1.1 <a@example.org>: User unknown (in reply to RCPT TO command)' > "$TMP/ex.out"
+check "explain exit" $? 0
+check "explain reason" "$(grep -c '^reason: *userunknown$' "$TMP/ex.out")" 1
+check "explain hard" "$(grep -c '^bounce: *hard, permanent$' "$TMP/ex.out")" 1
+check "explain rule location" "$(grep -c 'decided .*rules-min/min.rules:3: rule 1 (userunknown)' "$TMP/ex.out")" 1
+check "explain advice" "$(grep -c '^advice: *Advice for userunknown.$' "$TMP/ex.out")" 1
+"$BW" explain --rules "$MIN" --stage end_of_data --status 5.0.0 'User unknown' > "$TMP/ex2.out"
+check "explain --stage" "$(grep -c '^reason: *filtered$' "$TMP/ex2.out")" 1
+printf 'User unknown (in reply to RCPT TO command)\n\n\001\377garbage\nDMARC policy\r\n' |
+  "$BW" explain --rules "$MIN" --batch > "$TMP/batch.out"
+check "batch line count" "$(wc -l < "$TMP/batch.out")" 4
+check "batch output" "$(tr '\t\n' ',;' < "$TMP/batch.out")" "userunknown,recipient,hard;undefined,network_transient,soft;onhold,network_transient,soft;authfailure,sender_auth,soft;"
+"$BW" explain --rules "$MIN" --status 9.9 x > /dev/null 2>&1
+check "explain bad --status" $? 1
 
 # --- usage errors ----------------------------------------------------------
 "$BW" replay > /dev/null 2>&1

@@ -18,9 +18,10 @@ typedef struct {
   char first_bounced_rcpt[128];
 } collect_t;
 
-static void collect_cb(void *arg, const bw_event_t *ev,
+static void collect_cb(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                        const bw_line_ref_t *where) {
   collect_t *c = arg;
+  (void)v;
   c->events++;
   if (where->line_no != c->last_line + 1)
     c->in_order = 0;

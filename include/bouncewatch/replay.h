@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bouncewatch/classify.h"
 #include "bouncewatch/decode.h"
 #include "bouncewatch/event.h"
 
@@ -23,6 +24,9 @@ typedef struct {
   unsigned zstd_window_log_max; /* 0: 27 (128 MiB) */
   size_t block_size;            /* 0: 256 KiB */
   unsigned blocks;              /* 0: 4 blocks in flight */
+  /* Rules to classify deferred, bounced and expired deliveries with;
+   * NULL: no classification. Borrowed: must outlive the replay. */
+  const bw_rules_t *rules;
 } bw_replay_opts_t;
 
 /* Where an event came from. `path` lives as long as the replay. */
@@ -32,9 +36,14 @@ typedef struct {
 } bw_line_ref_t;
 
 /* Called on the thread that runs bw_replay_run(), once per parsed line
- * (every kind, UNKNOWN included), in input order. The event and its spans
- * are valid only during the call. Must not call back into the replay. */
+ * (every kind, UNKNOWN included), in input order. `verdict` is the
+ * classification of a deferred, bounced, expired or soft-bounced
+ * delivery, NULL for every other line (sent deliveries are never
+ * classified: they do not pay for the reason database). The event, its
+ * spans and the verdict are valid only during the call. Must not call
+ * back into the replay. */
 typedef void (*bw_event_cb)(void *arg, const bw_event_t *ev,
+                            const bw_verdict_t *verdict,
                             const bw_line_ref_t *where);
 
 typedef struct {
@@ -71,6 +80,10 @@ typedef struct {
   uint64_t by_stage[BW_STAGE__COUNT];
   uint64_t by_dsn_class[6];      /* [2], [4], [5]; [0] = none */
   uint64_t by_dsn_subject[6][8]; /* [class][subject] */
+  uint64_t classified;           /* deliveries given a reason */
+  uint64_t by_reason[BW_REASON__COUNT];
+  uint64_t by_group[BW_GROUP__COUNT];
+  uint64_t hard, soft;           /* classified deliveries by hardness */
   uint64_t long_lines;           /* skipped: over max_line */
   uint64_t partial_tails;        /* skipped: partial line at a decode error */
   bw_skip_t skips[BW_SKIP_SAMPLES];

@@ -1,0 +1,115 @@
+/* The option-table parser and rules lookup shared by the commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bouncewatch/error.h"
+#include "cli.h"
+
+#ifndef BW_INSTALLED_PATTERNS
+#define BW_INSTALLED_PATTERNS "/usr/local/share/bouncewatch/patterns"
+#endif
+#ifndef BW_SOURCE_PATTERNS
+#define BW_SOURCE_PATTERNS "patterns"
+#endif
+
+void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts) {
+  for (size_t i = 0; i < nopts; i++) {
+    char left[64];
+    snprintf(left, sizeof(left), "%s%s%s", opts[i].name,
+             opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+    fprintf(fp, "  %-26s %s\n", left, opts[i].help);
+  }
+}
+
+int bw__cli_parse(const char *cmd, int argc, char **argv,
+                  const bw_option_t *opts, size_t nopts, bw_option_cb cb,
+                  void *ctx) {
+  int operands_only = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    int rc;
+    if (operands_only || a[0] != '-' || strcmp(a, "-") == 0) {
+      if ((rc = cb(ctx, NULL, a)) != 0)
+        return rc;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      operands_only = 1;
+      continue;
+    }
+    const bw_option_t *o = NULL;
+    const char *val = NULL;
+    for (size_t k = 0; k < nopts; k++) {
+      size_t n = strlen(opts[k].name);
+      if (strncmp(a, opts[k].name, n) == 0 &&
+          (a[n] == '\0' || (a[n] == '=' && opts[k].arg != NULL))) {
+        o = &opts[k];
+        if (a[n] == '=')
+          val = a + n + 1;
+        break;
+      }
+    }
+    if (o == NULL) {
+      fprintf(stderr, "bouncewatch %s: unknown option '%s' (see --help)\n", cmd,
+              a);
+      return BW_EXIT_USAGE;
+    }
+    if (o->arg != NULL && val == NULL) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "bouncewatch %s: %s needs %s\n", cmd, o->name, o->arg);
+        return BW_EXIT_USAGE;
+      }
+      val = argv[++i];
+    }
+    if ((rc = cb(ctx, o, val)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
+                 unsigned long long *out) {
+  char *end;
+  errno = 0;
+  if (s == NULL || s[0] < '0' || s[0] > '9')
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *bw__cli_rules_dir(const char *given) {
+  if (given != NULL)
+    return given;
+  const char *e = getenv("BW_PATTERNS");
+  if (e != NULL && *e != '\0')
+    return e;
+  if (is_dir(BW_INSTALLED_PATTERNS))
+    return BW_INSTALLED_PATTERNS;
+  return BW_SOURCE_PATTERNS;
+}
+
+bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
+                               const char *cache_dir) {
+  const char *dir = bw__cli_rules_dir(given_dir);
+  bw_rules_opts_t o = {cache_dir, stderr};
+  bw_rules_t *r = NULL;
+  unsigned nerr = 0;
+  if (bw_rules_load(dir, &o, &r, &nerr) != 0) {
+    fprintf(stderr,
+            "bouncewatch %s: %u problem%s in the rules in %s; nothing was "
+            "classified (check them with: bouncewatch check-rules %s)\n",
+            cmd, nerr, nerr == 1 ? "" : "s", dir, dir);
+    return NULL;
+  }
+  return r;
+}

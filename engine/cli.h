@@ -1,0 +1,53 @@
+/* What the command files (cmd_*.c) share: one option-table parser (so
+ * parsing and --help come from the same table), rules loading with the
+ * directory search, and the exit codes. Internal to the engine. */
+#ifndef BW_CLI_H
+#define BW_CLI_H
+
+#include <stdio.h>
+
+#include "bouncewatch/classify.h"
+
+#define BW_VERSION "0.1.0"
+
+enum { BW_EXIT_OK = 0, BW_EXIT_USAGE = 1, BW_EXIT_INCOMPLETE = 2 };
+
+typedef struct {
+  int id;
+  const char *name; /* "--json" */
+  const char *arg;  /* NULL: a flag; else the argument's name for --help */
+  const char *help;
+} bw_option_t;
+
+/* Called for each option (val NULL for flags) and, with opt NULL, for
+ * each operand. Returns 0, or non-zero to stop with that exit code. */
+typedef int (*bw_option_cb)(void *ctx, const bw_option_t *opt,
+                            const char *val);
+
+/* Parses argv[0..argc) against the table; unknown options and missing
+ * arguments are reported on stderr. Returns 0 or an exit code. */
+int bw__cli_parse(const char *cmd, int argc, char **argv,
+                  const bw_option_t *opts, size_t nopts, bw_option_cb cb,
+                  void *ctx);
+
+void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts);
+
+/* Parse an unsigned decimal in [lo, hi]; 0 on success. */
+int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
+                 unsigned long long *out);
+
+/* The rules directory: `given` if not NULL, else $BW_PATTERNS, else the
+ * installed share/bouncewatch/patterns, else the source tree's patterns/
+ * (for a build tree). */
+const char *bw__cli_rules_dir(const char *given);
+
+/* Load rules (reporting FILE:LINE problems on stderr); NULL on failure,
+ * after saying so. cache_dir NULL: the default cache. */
+bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
+                               const char *cache_dir);
+
+int bw__cmd_replay(int argc, char **argv);
+int bw__cmd_explain(int argc, char **argv);
+int bw__cmd_check_rules(int argc, char **argv);
+
+#endif
