@@ -157,6 +157,10 @@ row "$ALABEL" "wc -l" cat_a 0 "$A" "$A_BYTES" "$A_LINES" $NUL -- wc -l "$A"
 if ((HAVE_BW)); then
   row "$ALABEL" "bouncewatch replay" cat_a 0 "$A" "$A_BYTES" "$A_LINES" \
     "$TMP/bw-plain.json" -- "$BW" replay --json "$A"
+  # The same without classification: the difference, per classified
+  # line, is the cost of the reason database.
+  row "$ALABEL" "bouncewatch replay --no-classify" cat_a 0 "$A" "$A_BYTES" \
+    "$A_LINES" "$TMP/bw-noclass.json" -- "$BW" replay --no-classify --json "$A"
 fi
 row "$ALABEL .zst" "zstd -dc" zst 1 "$A.zst" "$A_BYTES" "$A_LINES" $NUL -- zstd -dc "$A.zst"
 if ((HAVE_BW)); then
@@ -248,5 +252,11 @@ if command -v jq > /dev/null; then
       echo "- bouncewatch ($f): lines $(jq .lines "$j" 2> /dev/null || echo '?') vs truth $(jq .lines "$t"), deliveries $(jq .deliveries.total "$j" 2> /dev/null || echo '?') vs $(jq .deliveries.total "$t") (run tests/groundtruth.sh)"
     fi
   done
+fi
+if command -v jq > /dev/null && [[ -s $TMP/bw-plain.json && -s $TMP/bw-noclass.json ]]; then
+  # elapsed_seconds is bouncewatch's own timing of the run (no start-up).
+  echo "- reason database cost: $(jq -r -n --slurpfile c "$TMP/bw-plain.json" --slurpfile n "$TMP/bw-noclass.json" \
+    '($c[0].elapsed_seconds - $n[0].elapsed_seconds) as $d | $c[0].deliveries.classified as $k |
+     "\($k) classified lines; \(($d * 1e9 / $k) | floor) ns per classified line (\($c[0].elapsed_seconds)s with classification, \($n[0].elapsed_seconds)s without, one run each)"')"
 fi
 for n in "${PEER_NOTES[@]}"; do echo "- $n"; done

@@ -40,10 +40,45 @@ static inline int bw__isdigit(char c) { return c >= '0' && c <= '9'; }
 enum {
   BW_C_ALNUM = 1,    /* [0-9A-Za-z] */
   BW_C_PROGSTOP = 2, /* ends a syslog program name: '[' ':' ' ' '/' */
-  BW_C_SPACE = 4     /* ' ' */
+  BW_C_SPACE = 4,    /* ' ' */
+  BW_C_HEXUP = 8,    /* [0-9A-F]: a short Postfix queue id */
+  BW_C_VOWEL = 16    /* [AEIOUaeiou]: never in a long Postfix queue id */
 };
 extern const unsigned char bw__cls[256];
 #define BW_CLS(c, f) (bw__cls[(unsigned char)(c)] & (f))
+
+/* First byte in [p, end) equal to a, b, c or d, or end. Sixteen bytes a
+ * step with SSE2 where the CPU has it (every amd64), a byte loop
+ * elsewhere and for the last bytes: syslog host and program names are
+ * the first scans of every line. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline const char *bw__find4(const char *p, const char *end, char a,
+                                    char b, char c, char d) {
+  const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b),
+                vc = _mm_set1_epi8(c), vd = _mm_set1_epi8(d);
+  while (end - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+        _mm_or_si128(_mm_cmpeq_epi8(x, vc), _mm_cmpeq_epi8(x, vd)));
+    int bits = _mm_movemask_epi8(m);
+    if (bits != 0)
+      return p + __builtin_ctz((unsigned)bits);
+    p += 16;
+  }
+  while (p < end && *p != a && *p != b && *p != c && *p != d)
+    p++;
+  return p;
+}
+#else
+static inline const char *bw__find4(const char *p, const char *end, char a,
+                                    char b, char c, char d) {
+  while (p < end && *p != a && *p != b && *p != c && *p != d)
+    p++;
+  return p;
+}
+#endif
 
 /* Parse exactly n digits at p; -1 if any is not a digit. */
 static inline int bw__digits(const char *p, int n) {

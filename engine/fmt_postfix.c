@@ -15,18 +15,15 @@ static const char *queue_id(const char *p, const char *end) {
   /* Words such as "warning:" or "statistics:" also end in ": ". A short
    * id is uppercase hex; a long one (mail_queue.h) has no vowels and a
    * 'z' between its time and inode parts. */
-  int hex = 1, vowel = 0, zed = 0;
+  unsigned all = 0xFF, any = 0;
   for (const char *c = p; c < q; c++) {
-    char ch = *c;
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F')))
-      hex = 0;
-    if (ch == 'a' || ch == 'e' || ch == 'i' || ch == 'o' || ch == 'u' ||
-        ch == 'A' || ch == 'E' || ch == 'I' || ch == 'O' || ch == 'U')
-      vowel = 1;
-    if (ch == 'z')
-      zed = 1;
+    unsigned f = bw__cls[(unsigned char)*c];
+    all &= f;
+    any |= f;
   }
-  if (!hex && (vowel || !zed || q - p < 10))
+  if (all & BW_C_HEXUP)
+    return q;
+  if ((any & BW_C_VOWEL) || q - p < 10 || memchr(p, 'z', (size_t)(q - p)) == NULL)
     return NULL;
   return q;
 }
@@ -37,12 +34,13 @@ static const char *angle_addr(const char *p, const char *end,
                               bw_span_t *out) {
   if (p >= end || *p != '<')
     return NULL;
-  const char *a = p + 1;
-  for (const char *q = a; q < end; q++) {
-    if (*q == '>' && (q + 1 == end || q[1] == ',' || q[1] == ' ')) {
+  const char *a = p + 1, *q = a;
+  while ((q = memchr(q, '>', (size_t)(end - q))) != NULL) {
+    if (q + 1 == end || q[1] == ',' || q[1] == ' ') {
       *out = bw__span(a, q);
       return q + 1;
     }
+    q++;
   }
   return NULL;
 }

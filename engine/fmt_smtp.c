@@ -2,24 +2,30 @@
  * enhanced status codes (RFC 3463) and the command a reply answered. */
 #include "fmt.h"
 
+/* Built once from the class definitions, so the table cannot disagree
+ * with them. */
+#define H (BW_C_ALNUM | BW_C_HEXUP)
 #define A BW_C_ALNUM
-#define D BW_C_ALNUM
+#define V (BW_C_ALNUM | BW_C_VOWEL)
+#define HV (BW_C_ALNUM | BW_C_HEXUP | BW_C_VOWEL)
 const unsigned char bw__cls[256] = {
     [' '] = BW_C_SPACE | BW_C_PROGSTOP, [':'] = BW_C_PROGSTOP,
     ['['] = BW_C_PROGSTOP, ['/'] = BW_C_PROGSTOP,
-    ['0'] = D, ['1'] = D, ['2'] = D, ['3'] = D, ['4'] = D,
-    ['5'] = D, ['6'] = D, ['7'] = D, ['8'] = D, ['9'] = D,
-    ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
-    ['H'] = A, ['I'] = A, ['J'] = A, ['K'] = A, ['L'] = A, ['M'] = A, ['N'] = A,
-    ['O'] = A, ['P'] = A, ['Q'] = A, ['R'] = A, ['S'] = A, ['T'] = A, ['U'] = A,
-    ['V'] = A, ['W'] = A, ['X'] = A, ['Y'] = A, ['Z'] = A,
-    ['a'] = A, ['b'] = A, ['c'] = A, ['d'] = A, ['e'] = A, ['f'] = A, ['g'] = A,
-    ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
-    ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
+    ['0'] = H, ['1'] = H, ['2'] = H, ['3'] = H, ['4'] = H,
+    ['5'] = H, ['6'] = H, ['7'] = H, ['8'] = H, ['9'] = H,
+    ['A'] = HV, ['B'] = H, ['C'] = H, ['D'] = H, ['E'] = HV, ['F'] = H,
+    ['G'] = A, ['H'] = A, ['I'] = V, ['J'] = A, ['K'] = A, ['L'] = A, ['M'] = A,
+    ['N'] = A, ['O'] = V, ['P'] = A, ['Q'] = A, ['R'] = A, ['S'] = A, ['T'] = A,
+    ['U'] = V, ['V'] = A, ['W'] = A, ['X'] = A, ['Y'] = A, ['Z'] = A,
+    ['a'] = V, ['b'] = A, ['c'] = A, ['d'] = A, ['e'] = V, ['f'] = A, ['g'] = A,
+    ['h'] = A, ['i'] = V, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
+    ['o'] = V, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = V,
     ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
 };
+#undef H
 #undef A
-#undef D
+#undef V
+#undef HV
 
 size_t bw__enhanced_code(const char *p, const char *end) {
   const char *q = p;
@@ -128,8 +134,14 @@ const char *bw__rfind(const char *p, const char *end, const char *needle,
                       size_t n) {
   if ((size_t)(end - p) < n)
     return NULL;
-  for (const char *q = end - n; q >= p; q--)
-    if (*q == *needle && memcmp(q, needle, n) == 0)
+  size_t span = (size_t)(end - p) - n + 1; /* candidate starts */
+  while (span > 0) {
+    const char *q = memrchr(p, *needle, span);
+    if (q == NULL)
+      return NULL;
+    if (memcmp(q, needle, n) == 0)
       return q;
+    span = (size_t)(q - p);
+  }
   return NULL;
 }

@@ -274,8 +274,7 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
   /* prog[pid]: remembering the last '/' for instance and service */
   const char *prog = p, *slash = NULL;
   for (;;) {
-    while (p < end && !BW_CLS(*p, BW_C_PROGSTOP))
-      p++;
+    p = bw__find4(p, end, '[', ':', ' ', '/');
     if (p < end && *p == '/') {
       slash = p++;
       continue;

@@ -676,7 +676,8 @@ int bw_rules_load(const char *dir, const bw_rules_opts_t *opts,
   }
   closedir(d);
   /* Sorted, so rule order and the cache key do not depend on readdir. */
-  qsort(r->files, r->nfiles, sizeof(char *), cmp_str);
+  if (r->nfiles > 1)
+    qsort(r->files, r->nfiles, sizeof(char *), cmp_str);
   if (r->nfiles == 0)
     problem(&L, "no *.rules files");
 
@@ -705,7 +706,8 @@ int bw_rules_load(const char *dir, const bw_rules_opts_t *opts,
     build_pass(&L, 1);
     build_pass(&L, 2);
   }
-  qsort(r->codes, r->ncodes, sizeof(*r->codes), cmp_code);
+  if (r->ncodes > 1) /* qsort(NULL, 0) is undefined behaviour */
+    qsort(r->codes, r->ncodes, sizeof(*r->codes), cmp_code);
 
   L.errors += bw__rules_validate(r, L.diag);
   if (L.errors == 0) {
