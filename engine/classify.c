@@ -107,12 +107,10 @@ static uint64_t input_key(const bw_classify_in_t *in) {
   return h != 0 ? h : 1;
 }
 
-void bw__classifier_cache_stats(const bw_classifier_t *c, uint64_t *hits,
-                                uint64_t *lookups);
-void bw__classifier_cache_stats(const bw_classifier_t *c, uint64_t *hits,
-                                uint64_t *lookups) {
+void bw_classifier_stats(const bw_classifier_t *c, uint64_t *hits,
+                         uint64_t *calls) {
   *hits = c->hits;
-  *lookups = c->lookups;
+  *calls = c->lookups;
 }
 
 static void decide(bw_classifier_t *c, const bw_classify_in_t *in,

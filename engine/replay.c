@@ -102,7 +102,7 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
   if (r->opts.zstd_window_log_max == 0)
     r->opts.zstd_window_log_max = 27;
   if (r->opts.block_size == 0)
-    r->opts.block_size = 256 * 1024;
+    r->opts.block_size = 512 * 1024;
   if (r->opts.blocks < 2)
     r->opts.blocks = 4;
   r->cb = cb;

@@ -151,9 +151,15 @@ typedef struct {
 } bw_verdict_t;
 
 /* Classify one diagnostic. Never fails; an empty text with no code is
- * BW_REASON_UNDEFINED. */
+ * BW_REASON_UNDEFINED. Recent inputs are remembered (exact match on all
+ * inputs), so a repeated diagnostic costs a hash, not a scan. */
 void bw_classify(bw_classifier_t *c, const bw_classify_in_t *in,
                  bw_verdict_t *v);
+
+/* How many bw_classify() calls were answered from the recent-inputs
+ * memory, of how many. */
+void bw_classifier_stats(const bw_classifier_t *c, uint64_t *hits,
+                         uint64_t *calls);
 
 /* A rule's id, reason, "FILE:LINE" and expression text. */
 typedef struct {
