@@ -140,8 +140,36 @@ static const char *group_words(bw_group_t g) {
   }
 }
 
+/* For blocked and badreputation: the blocklists named in the text, from
+ * patterns/blocklists.tsv (name, match, delisting page). Not the hot
+ * path: explain reads the small file once per call. */
+static void name_blocklists(const char *dir, const char *text) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/blocklists.tsv", dir);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return;
+  char line[1024];
+  while (fgets(line, sizeof(line), f) != NULL) {
+    if (line[0] == '#' || strncmp(line, "name\t", 5) == 0)
+      continue;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *match = strchr(line, '\t');
+    char *url = match != NULL ? strchr(match + 1, '\t') : NULL;
+    if (url == NULL)
+      continue;
+    *match++ = '\0';
+    *url++ = '\0';
+    if (*match != '\0' && strcasestr(text, match) != NULL)
+      printf("blocklist:  %s: ask for delisting at %s once the cause is "
+             "fixed\n",
+             line, url);
+  }
+  fclose(f);
+}
+
 static void explain_one(const bw_rules_t *rules, bw_classifier_t *c,
-                        const explain_args_t *a) {
+                        const explain_args_t *a, const char *dir) {
   bw_classify_in_t in = {cspan(a->text), cspan(a->status),
                          (uint16_t)a->reply, a->stage, cspan(a->relay)};
   bw_verdict_t v;
@@ -171,6 +199,8 @@ static void explain_one(const bw_rules_t *rules, bw_classifier_t *c,
   const char *adv = bw_reason_advice(rules, v.reason);
   if (*adv != '\0')
     printf("advice:     %s\n", adv);
+  if (v.reason == BW_REASON_BLOCKED || v.reason == BW_REASON_BADREPUTATION)
+    name_blocklists(dir, a->text);
 }
 
 /* One output line per input line, whatever the line holds. */
@@ -215,7 +245,7 @@ int bw__cmd_explain(int argc, char **argv) {
   if (a.batch)
     rc = batch(c, &a);
   else
-    explain_one(rules, c, &a);
+    explain_one(rules, c, &a, bw__cli_rules_dir(a.rules_dir));
   bw_classifier_free(c);
   bw_rules_free(rules);
   return rc;

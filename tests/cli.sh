@@ -147,6 +147,18 @@ check "batch output" "$(tr '\t\n' ',;' < "$TMP/batch.out")" "userunknown,recipie
 "$BW" explain --rules "$MIN" --status 9.9 x > /dev/null 2>&1
 check "explain bad --status" $? 1
 
+# --- the shipped rules on typical real replies (patterns/) -------------------
+ex() { "$BW" explain "$@" | sed -n 's/^reason: *//p'; }
+check "shipped: multi-line DMARC" "$(ex 'host gmail-smtp-in.l.google.com[142.250.1.27] said: 550-5.7.26 Unauthenticated email from example.org is not accepted due to domain'"'"'s 550-5.7.26 DMARC policy. Please contact the administrator of 550 5.7.26 example.org domain (in reply to end of DATA command)')" authfailure
+check "shipped: user unknown at RCPT" "$(ex 'host mx.example.net[192.0.2.9] said: 550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command)')" userunknown
+check "shipped: mailbox full" "$(ex 'host mx.example.net[192.0.2.9] said: 552 5.2.2 <bob@example.net>: Mailbox full (in reply to RCPT TO command)')" mailboxfull
+check "shipped: connection timed out" "$(ex --status 4.4.1 'connect to mx.example.net[192.0.2.9]:25: Connection timed out')" expired
+"$BW" explain 'host mx.example.net[192.0.2.1] said: 554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.5 (in reply to RCPT TO command)' > "$TMP/sh.out"
+check "shipped: spamhaus is blocked" "$(sed -n 's/^reason: *//p' "$TMP/sh.out")" blocked
+check "explain names the blocklist" "$(grep -c '^blocklist: *Spamhaus: ask for delisting at https://check.spamhaus.org/' "$TMP/sh.out")" 1
+"$BW" check-rules > "$TMP/shipped.out"
+check "shipped rules check" $? 0
+
 # --- usage errors ----------------------------------------------------------
 "$BW" replay > /dev/null 2>&1
 check "no files is a usage error" $? 1
