@@ -130,16 +130,28 @@ static int colon_secs(const char *p) {
   return p[0] == ':' && s >= 0 && s <= 60 ? s : -1;
 }
 
-const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
-                             int64_t *us) {
-  if (end - p < 20 || p[10] != 'T')
+/* "YYYY-MM-DD?HH:MM:SS[.ffffff]" with `sep` at [10]: the part RFC 3339
+ * and Exim stamps share. *s gets the seconds as if UTC, *frac the
+ * microseconds; returns the pointer past the fraction, or NULL. */
+static const char *stamp_head(bw_parser_t *ps, const char *p, const char *end,
+                              char sep, int64_t *s, int64_t *frac) {
+  if (end - p < 19 || p[10] != sep)
     return NULL;
   int64_t base = minute_seconds(ps, p);
   int sec = colon_secs(p + 16);
   if (base < 0 || sec < 0)
     return NULL;
-  int64_t frac = 0;
-  const char *q = fraction(p + 19, end, &frac);
+  *s = base + sec;
+  *frac = 0;
+  return fraction(p + 19, end, frac);
+}
+
+const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
+                             int64_t *us) {
+  int64_t base, frac;
+  const char *q = stamp_head(ps, p, end, 'T', &base, &frac);
+  if (q == NULL)
+    return NULL;
   int64_t off = 0;
   if (q < end && (*q == 'Z' || *q == 'z')) {
     q++;
@@ -152,21 +164,16 @@ const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
   } else {
     return NULL;
   }
-  *us = (base + sec - off) * 1000000 + frac;
+  *us = (base - off) * 1000000 + frac;
   return q;
 }
 
 const char *bw__exim_time(bw_parser_t *ps, const char *p, const char *end,
                           int64_t *us) {
-  if (end - p < 19 || p[10] != ' ')
+  int64_t s, frac;
+  const char *q = stamp_head(ps, p, end, ' ', &s, &frac);
+  if (q == NULL)
     return NULL;
-  int64_t base = minute_seconds(ps, p);
-  int sec = colon_secs(p + 16);
-  if (base < 0 || sec < 0)
-    return NULL;
-  int64_t frac = 0;
-  const char *q = fraction(p + 19, end, &frac);
-  int64_t s = base + sec;
   /* log_timezone adds " +ZZZZ"; without it the stamp is local time. */
   if (end - q >= 6 && q[0] == ' ' && (q[1] == '+' || q[1] == '-') &&
       bw__digits(q + 2, 4) >= 0) {
