@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bouncewatch/error.h"
 #include "cli.h"
@@ -112,4 +113,30 @@ bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
     return NULL;
   }
   return r;
+}
+
+int bw__cli_run(bw_replay_t *r, const char *const *paths, size_t n,
+                double *elapsed_s) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int run = bw_replay_run(r, paths, n);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  *elapsed_s = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  /* Every failed file, named, on stderr, whatever the output format. */
+  const bw_replay_stats_t *s = bw_replay_stats(r);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    const bw_file_stats_t *fs = &s->files[i];
+    if (fs->error != 0)
+      fprintf(stderr,
+              "bouncewatch: %s: %s (%llu whole lines before it were "
+              "processed)\n",
+              fs->path, fs->errmsg, (unsigned long long)fs->lines);
+    if (fs->long_lines > 0)
+      fprintf(stderr, "bouncewatch: %s: %llu line%s longer than %zu bytes "
+                      "skipped\n",
+              fs->path, (unsigned long long)fs->long_lines,
+              fs->long_lines == 1 ? "" : "s", bw_replay_max_line(r));
+  }
+  return run;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "bouncewatch/classify.h"
+#include "bouncewatch/replay.h"
 
 #define BW_VERSION "0.1.0"
 
@@ -46,7 +47,13 @@ const char *bw__cli_rules_dir(const char *given);
 bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
                                const char *cache_dir);
 
+/* Run the replay, time it, and name every failed file and every file
+ * with skipped lines on stderr. Returns bw_replay_run()'s result. */
+int bw__cli_run(bw_replay_t *r, const char *const *paths, size_t n,
+                double *elapsed_s);
+
 int bw__cmd_replay(int argc, char **argv);
+int bw__cmd_report(int argc, char **argv);
 int bw__cmd_explain(int argc, char **argv);
 int bw__cmd_check_rules(int argc, char **argv);
 

@@ -118,12 +118,6 @@ static void on_event(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
     bw__event_jsonl(a->out, ev, v, where);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int bw__cmd_replay(int argc, char **argv) {
   static bw_out_t out, err;
   replay_args_t a = {0};
@@ -160,28 +154,12 @@ int bw__cmd_replay(int argc, char **argv) {
     fprintf(stderr, "bouncewatch replay: %s\n", bw_strerror(e));
     goto done;
   }
-  double t0 = now_s();
-  int run = bw_replay_run(r, a.paths, a.npaths);
-  double t1 = now_s();
+  double elapsed;
+  int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
   const bw_replay_stats_t *s = bw_replay_stats(r);
   size_t max_line = a.ro.max_line ? a.ro.max_line : BW_DEFAULT_MAX_LINE;
 
-  /* Every failed file, named, on stderr, whatever the output format. */
-  for (size_t i = 0; i < s->nfiles; i++) {
-    const bw_file_stats_t *fs = &s->files[i];
-    if (fs->error != 0)
-      fprintf(stderr,
-              "bouncewatch: %s: %s (%llu whole lines before it were "
-              "processed)\n",
-              fs->path, fs->errmsg, (unsigned long long)fs->lines);
-    if (fs->long_lines > 0)
-      fprintf(stderr, "bouncewatch: %s: %llu line%s longer than %zu bytes "
-                      "skipped\n",
-              fs->path, (unsigned long long)fs->long_lines,
-              fs->long_lines == 1 ? "" : "s", max_line);
-  }
-
-  bw_report_in_t in = {s, t1 - t0, max_line};
+  bw_report_in_t in = {s, elapsed, max_line};
   if (a.events)
     bw__report_text(&err, &in);
   else if (a.json)

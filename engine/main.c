@@ -12,6 +12,8 @@ static void usage(FILE *fp) {
           "commands:\n"
           "  replay FILE...       summarise Postfix/Exim logs, classifying "
           "every failed delivery\n"
+          "  report FILE...       which sender domains bounce too much, since "
+          "when, why, where\n"
           "  explain 'TEXT'       reason, group, hard/soft and advice for one "
           "diagnostic\n"
           "  explain --batch      one diagnostic per stdin line -> "
@@ -30,6 +32,8 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "replay") == 0)
     return bw__cmd_replay(argc - 2, argv + 2);
+  if (strcmp(cmd, "report") == 0)
+    return bw__cmd_report(argc - 2, argv + 2);
   if (strcmp(cmd, "explain") == 0)
     return bw__cmd_explain(argc - 2, argv + 2);
   if (strcmp(cmd, "check-rules") == 0)

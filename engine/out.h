@@ -14,6 +14,8 @@ typedef struct {
 
 void bw__report_text(bw_out_t *o, const bw_report_in_t *in);
 void bw__report_json(bw_out_t *o, const bw_report_in_t *in);
+/* The same object without the final newline, to nest in other documents. */
+void bw__report_json_obj(bw_out_t *o, const bw_report_in_t *in);
 
 /* One JSON object and "\n" for a delivery event; v (NULL for sent
  * deliveries) adds reason, group, hard and permanent. */

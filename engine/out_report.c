@@ -23,6 +23,11 @@ static void kv_u64(bw_out_t *o, int *first, const char *k, uint64_t v) {
 }
 
 void bw__report_json(bw_out_t *o, const bw_report_in_t *in) {
+  bw__report_json_obj(o, in);
+  bw__out_str(o, "\n");
+}
+
+void bw__report_json_obj(bw_out_t *o, const bw_report_in_t *in) {
   const bw_replay_stats_t *s = in->stats;
   int f = 1;
   bw__out_str(o, "{");
@@ -154,7 +159,7 @@ void bw__report_json(bw_out_t *o, const bw_report_in_t *in) {
       bw__out_u64(o, fs->error_offset);
     bw__out_str(o, "}");
   }
-  bw__out_str(o, "]}\n");
+  bw__out_str(o, "]}");
 }
 
 /* ---- text -------------------------------------------------------------- */

@@ -172,6 +172,8 @@ const bw_replay_stats_t *bw_replay_stats(const bw_replay_t *r) {
   return &r->stats;
 }
 
+size_t bw_replay_max_line(const bw_replay_t *r) { return r->opts.max_line; }
+
 /* ---- reader thread ---------------------------------------------------- */
 
 /* Record "what: detail" (or just "what") as the file's error. */

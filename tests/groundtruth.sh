@@ -94,12 +94,26 @@ for spec in mixed:rfc3339 postfix:rfc3164; do
   if [[ $sum != "$(jq '.lines // "missing"' "$got")" ]]; then
     mismatches+=$'\n'"  bouncewatch lines $(jq '.lines // "missing"' "$got") != sum of its lines_by_kind $sum"
   fi
+  # The join: each customer recipient once, by its final outcome.
+  rep=$log.report.json
+  if "$BW" report --json "$log" > "$rep" 2>> "$log.bw.err"; then
+    mismatches+=$'\n'$(jq -r -n --slurpfile t "$truth" --slurpfile r "$rep" '
+      $t[0].final_outcomes as $f | $r[0].totals as $g
+      | ["sent", "bounced", "expired"][]
+      | select($f[.] != $g[.])
+      | "  report totals.\(.): truth final_outcomes \($f[.]), bouncewatch \($g[.])"')
+    if [[ $(jq '.totals.pending + .totals.unknown_sender + .totals.evicted_messages' "$rep") != 0 ]]; then
+      mismatches+=$'\n'"  report: pending/unknown/evicted should be 0 on a whole generated log: $(jq -c '.totals|{pending,unknown_sender,evicted_messages}' "$rep")"
+    fi
+  else
+    mismatches+=$'\n'"  $BW report --json failed"
+  fi
   if [[ -n ${mismatches//[$'\n ']/} ]]; then
     echo "FAIL $name ($(jq .lines "$truth") lines, seed $SEED):"
     printf '%s\n' "$mismatches" | sed '/^$/d'
     fail=1
   else
-    echo "ok   $name: $(jq .lines "$truth") lines, $(jq .deliveries.total "$truth") deliveries match"
+    echo "ok   $name: $(jq .lines "$truth") lines, $(jq .deliveries.total "$truth") deliveries and $(jq '.final_outcomes | add' "$truth") final outcomes match"
   fi
 done
 

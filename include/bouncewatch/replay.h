@@ -110,6 +110,9 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n);
 /* Valid until bw_replay_free(). */
 const bw_replay_stats_t *bw_replay_stats(const bw_replay_t *r);
 
+/* The line cap in effect (the option, or its default). */
+size_t bw_replay_max_line(const bw_replay_t *r);
+
 #ifdef __cplusplus
 }
 #endif

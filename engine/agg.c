@@ -1,0 +1,962 @@
+/* Join and aggregation. Deliveries are joined to their message (Postfix
+ * instance + queue id, Exim message id) in a fixed table whose oldest
+ * entries are evicted (and counted) when it is full; each recipient
+ * counts once, by its final outcome, under its sender domain, recipient
+ * domain, provider, reason and group. Windows of log time are rings of
+ * buckets with running sums; breaches open and close on them. */
+#include <libpsl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bouncewatch/agg.h"
+#include "bouncewatch/error.h"
+#include "intern.h"
+
+#define SERIES_POINTS 256
+#define TOP_SLOTS (2 * BW_AGG_TOP)
+#define MAX_BREACHES 64
+#define KEY_MAX 48 /* instance + queue id, or an Exim id */
+
+/* ---- per-key statistics ------------------------------------------------ */
+
+typedef struct {
+  uint32_t final, bad, complaints;
+} bucket_t;
+
+typedef struct {
+  uint32_t id, reg_id;
+  int reg_set; /* reg_id computed (sender table only) */
+  bw_counts_t total;
+  /* Windows: ring of buckets, running sums per window. */
+  bucket_t *ring; /* nbuckets, NULL for non-sender tables */
+  int64_t cur;    /* absolute bucket number of the newest bucket */
+  bucket_t sum[4];
+  int open[4];        /* index+1 of the open breach per window, 0 none */
+  bw_breach_t *breaches;
+  size_t nbreaches;
+  uint64_t breaches_dropped;
+  /* Space-saving counters: twice the slots reported, so the reported
+   * ones are mostly exact (error 0) even on long-tailed traffic. */
+  bw_agg_top_t top_provider[TOP_SLOTS], top_rcpt[TOP_SLOTS];
+  uint32_t top_provider_id[TOP_SLOTS], top_rcpt_id[TOP_SLOTS];
+  size_t ntop_provider, ntop_rcpt;
+  /* Chart series: SERIES_POINTS points of `res` buckets each. */
+  uint32_t *s_final, *s_bad;
+  int64_t s_start; /* absolute bucket of point 0; INT64_MIN unset */
+  int64_t s_res;
+} keystat_t;
+
+/* The sender table keeps full statistics per key; the others (recipient
+ * domains, registrable domains, providers) only their counts, so a large
+ * cap costs ~0.5 KiB per key, not the ~2 KiB of a sender. */
+typedef struct {
+  bw_intern_t names;
+  keystat_t *stats;   /* sender table: by id, cap + 2 */
+  bw_counts_t *counts; /* other tables: by id, cap + 2 */
+  int windowed;
+} table_t;
+
+/* ---- messages in flight ------------------------------------------------ */
+
+enum { MSG_NOTIFICATION = 1 };
+
+typedef struct {
+  char key[KEY_MAX];
+  uint64_t hash;
+  uint32_t sender;  /* sender-domain id */
+  uint32_t pending; /* head of the pending-recipient list + 1, 0 none */
+  uint32_t next_free;
+  uint8_t keylen, flags, used;
+} msg_t;
+
+typedef struct {
+  uint64_t rcpt_hash;
+  uint32_t rcpt_dom, next; /* next + 1 */
+  uint32_t msg;            /* owning message slot + 1, 0 = free */
+  uint8_t reason, group, hard;
+} pend_t;
+
+struct bw_agg_s {
+  bw_agg_opts_t o;
+  int64_t nbuckets; /* ring length = largest window / bucket */
+  int64_t win_len[4];
+  table_t sender, reg, rcpt, prov;
+  uint32_t unknown_sender;
+  /* providers.tsv: suffix -> provider name id */
+  bw_intern_t prov_suffix;
+  uint32_t *prov_of_suffix;
+  uint32_t *prov_of_rcpt; /* cache by rcpt-domain id, +1, 0 = unknown */
+  const psl_ctx_t *psl;
+  /* Messages in flight: records msgs[max_messages], an open-addressing
+   * index of record + 1 (linear probing, backward-shift deletion), a free
+   * list, and a clock hand that picks the record to evict when full. */
+  msg_t *msgs;
+  uint32_t *index;
+  size_t index_mask, msg_count, hand;
+  uint32_t msg_free; /* free list head + 1 */
+  pend_t *pend;      /* pending (deferred) recipients, 2 * max_messages */
+  size_t npend;
+  uint32_t pend_free; /* free list head + 1, chained through next */
+  bw_agg_totals_t t;
+};
+
+/* ---- rates ------------------------------------------------------------- */
+
+double bw_bounce_rate(const bw_counts_t *c) {
+  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
+  return f ? (double)(c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED]) / (double)f
+           : 0.0;
+}
+double bw_hard_rate(const bw_counts_t *c) {
+  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
+  return f ? (double)c->n[BW_OUT_HARD] / (double)f : 0.0;
+}
+double bw_deferral_rate(const bw_counts_t *c) {
+  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] +
+               c->n[BW_OUT_EXPIRED] + c->n[BW_OUT_DEFERRED];
+  return f ? (double)c->n[BW_OUT_DEFERRED] / (double)f : 0.0;
+}
+double bw_complaint_rate(const bw_counts_t *c) {
+  return c->n[BW_OUT_SENT]
+             ? (double)c->n[BW_OUT_COMPLAINTS] / (double)c->n[BW_OUT_SENT]
+             : 0.0;
+}
+
+void bw_agg_opts_default(bw_agg_opts_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->windows_s[0] = 3600;
+  o->windows_s[1] = 86400;
+  o->nwindows = 2;
+  o->bucket_s = 300;
+  o->bounce_threshold = 0.02;
+  o->complaint_threshold = 0.001;
+  o->min_volume = 100;
+  o->max_messages = 50000;
+  o->max_domains = 1000;
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+static int table_init(table_t *t, size_t cap, int windowed) {
+  if (bw__intern_init(&t->names, cap) != 0)
+    return -1;
+  t->windowed = windowed;
+  if (windowed)
+    t->stats = calloc(cap + 2, sizeof(*t->stats));
+  else
+    t->counts = calloc(cap + 2, sizeof(*t->counts));
+  return t->stats != NULL || t->counts != NULL ? 0 : -1;
+}
+
+static void table_free(table_t *t) {
+  if (t->stats != NULL)
+    for (size_t i = 0; i < t->names.cap + 2; i++) {
+      free(t->stats[i].ring);
+      free(t->stats[i].breaches);
+      free(t->stats[i].s_final);
+      free(t->stats[i].s_bad);
+    }
+  free(t->stats);
+  free(t->counts);
+  bw__intern_free(&t->names);
+}
+
+static keystat_t *stat_of(bw_agg_t *a, table_t *t, uint32_t id) {
+  keystat_t *k = &t->stats[id];
+  if (t->windowed && k->ring == NULL) {
+    k->ring = calloc((size_t)a->nbuckets, sizeof(bucket_t));
+    k->s_final = calloc(SERIES_POINTS, sizeof(uint32_t));
+    k->s_bad = calloc(SERIES_POINTS, sizeof(uint32_t));
+    k->cur = INT64_MIN;
+    k->s_start = INT64_MIN;
+    k->s_res = 1;
+  }
+  k->id = id;
+  return k;
+}
+
+/* Domain part of an address ("" for none), without a trailing dot. */
+static bw_span_t domain_of(bw_span_t addr) {
+  bw_span_t d = {NULL, 0};
+  if (addr.p == NULL)
+    return d;
+  const char *at = NULL;
+  for (uint32_t i = 0; i < addr.len; i++)
+    if (addr.p[i] == '@')
+      at = addr.p + i;
+  if (at == NULL)
+    return d;
+  d.p = at + 1;
+  d.len = (uint32_t)(addr.p + addr.len - d.p);
+  while (d.len > 0 && d.p[d.len - 1] == '.')
+    d.len--;
+  return d;
+}
+
+/* ---- providers ----------------------------------------------------------- */
+
+static int load_providers(bw_agg_t *a, const char *path) {
+  if (bw__intern_init(&a->prov_suffix, 4096) != 0)
+    return -1;
+  a->prov_of_suffix = calloc(4096 + 2, sizeof(uint32_t));
+  if (a->prov_of_suffix == NULL)
+    return -1;
+  if (path == NULL)
+    return 0;
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0; /* no map: every provider is "other" */
+  char line[512];
+  while (fgets(line, sizeof(line), f) != NULL) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0] == '#' || line[0] == '\0')
+      continue;
+    char *tab = strchr(line, '\t');
+    if (tab == NULL)
+      continue;
+    *tab = '\0';
+    const char *suf = line[0] == '.' ? line + 1 : line;
+    uint32_t s = bw__intern(&a->prov_suffix, suf, strlen(suf), 1);
+    uint32_t p = bw__intern(&a->prov.names, tab + 1, strlen(tab + 1), 0);
+    if (s != UINT32_MAX && p != UINT32_MAX)
+      a->prov_of_suffix[s] = p + 1;
+  }
+  fclose(f);
+  return 0;
+}
+
+/* Longest listed suffix of host (label by label). */
+static uint32_t provider_of_host(const bw_agg_t *a, const char *h, size_t n) {
+  while (n > 0) {
+    uint32_t s = bw__intern_find(&a->prov_suffix, h, n);
+    if (s != UINT32_MAX && a->prov_of_suffix[s] != 0)
+      return a->prov_of_suffix[s] - 1;
+    const char *dot = memchr(h, '.', n);
+    if (dot == NULL)
+      break;
+    n -= (size_t)(dot + 1 - h);
+    h = dot + 1;
+  }
+  return UINT32_MAX;
+}
+
+static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
+  if (a->prov_of_rcpt[rcpt_dom] != 0)
+    return a->prov_of_rcpt[rcpt_dom] - 1;
+  const char *name = a->rcpt.names.names[rcpt_dom];
+  uint32_t p = provider_of_host(a, name, strlen(name));
+  if (p == UINT32_MAX && relay.len > 0) {
+    /* Hosted domains: the MX host names the provider (Google Workspace,
+     * Exchange Online); not cached, it depends on the relay. */
+    size_t n = 0;
+    while (n < relay.len && relay.p[n] != '[' && relay.p[n] != ' ' &&
+           relay.p[n] != ':')
+      n++;
+    p = provider_of_host(a, relay.p, n);
+    if (p != UINT32_MAX)
+      return p;
+  }
+  if (p == UINT32_MAX)
+    p = bw__intern(&a->prov.names, "other", 5, 0);
+  else
+    a->prov_of_rcpt[rcpt_dom] = p + 1;
+  return p;
+}
+
+/* ---- windows, breaches, series ----------------------------------------- */
+
+static void close_breach(keystat_t *k, int w, int64_t at_us) {
+  if (k->open[w]) {
+    k->breaches[k->open[w] - 1].end_us = at_us;
+    k->open[w] = 0;
+  }
+}
+
+static void check_breach(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
+  const bucket_t *s = &k->sum[w];
+  double rate = s->final ? (double)s->bad / (double)s->final : 0.0;
+  int over = s->final >= a->o.min_volume && rate >= a->o.bounce_threshold;
+  if (over && !k->open[w]) {
+    if (k->nbreaches == MAX_BREACHES) {
+      k->breaches_dropped++;
+      return;
+    }
+    bw_breach_t *nb = realloc(k->breaches, (k->nbreaches + 1) * sizeof(*nb));
+    if (nb == NULL)
+      return;
+    k->breaches = nb;
+    bw_breach_t *b = &k->breaches[k->nbreaches++];
+    memset(b, 0, sizeof(*b));
+    b->start_us = at_us;
+    b->window = w;
+    k->open[w] = (int)k->nbreaches;
+  } else if (!over && k->open[w]) {
+    close_breach(k, w, at_us);
+  }
+  if (k->open[w]) {
+    bw_breach_t *b = &k->breaches[k->open[w] - 1];
+    if (rate > b->peak_rate) {
+      b->peak_rate = rate;
+      b->volume = s->final;
+    }
+  }
+}
+
+/* Move the ring forward to absolute bucket `b`, letting old buckets
+ * leave each window (and breaches close when the rate falls). */
+static void advance(bw_agg_t *a, keystat_t *k, int64_t b) {
+  if (k->cur == INT64_MIN) {
+    k->cur = b;
+    return;
+  }
+  if (b <= k->cur)
+    return;
+  /* Step bucket by bucket, but never more than a ring's length: after
+   * that every window is empty, whatever the gap. */
+  int64_t old = k->cur;
+  int64_t last = b - old > a->nbuckets + 1 ? old + a->nbuckets + 1 : b;
+  for (int64_t nb = old + 1; nb <= last; nb++) {
+    for (size_t w = 0; w < a->o.nwindows; w++) {
+      int64_t leaving = nb - a->win_len[w];
+      if (leaving > old - a->nbuckets && leaving <= old) {
+        const bucket_t *gone =
+            &k->ring[((leaving % a->nbuckets) + a->nbuckets) % a->nbuckets];
+        if (gone->final == 0 && gone->complaints == 0)
+          continue;
+        k->sum[w].final -= gone->final;
+        k->sum[w].bad -= gone->bad;
+        k->sum[w].complaints -= gone->complaints;
+        check_breach(a, k, (int)w, nb * a->o.bucket_s * 1000000);
+      }
+    }
+    bucket_t *slot = &k->ring[((nb % a->nbuckets) + a->nbuckets) % a->nbuckets];
+    memset(slot, 0, sizeof(*slot));
+  }
+  k->cur = b;
+}
+
+static void series_add(keystat_t *k, int64_t b, int bad) {
+  if (k->s_start == INT64_MIN)
+    k->s_start = b;
+  if (b < k->s_start)
+    return; /* before the chart began (time went backwards) */
+  int64_t i = (b - k->s_start) / k->s_res;
+  while (i >= SERIES_POINTS) {
+    /* Full: halve the resolution, merging pairs of points. */
+    for (int j = 0; j < SERIES_POINTS / 2; j++) {
+      k->s_final[j] = k->s_final[2 * j] + k->s_final[2 * j + 1];
+      k->s_bad[j] = k->s_bad[2 * j] + k->s_bad[2 * j + 1];
+    }
+    memset(k->s_final + SERIES_POINTS / 2, 0, SERIES_POINTS / 2 * sizeof(uint32_t));
+    memset(k->s_bad + SERIES_POINTS / 2, 0, SERIES_POINTS / 2 * sizeof(uint32_t));
+    k->s_res *= 2;
+    i = (b - k->s_start) / k->s_res;
+  }
+  k->s_final[i]++;
+  if (bad)
+    k->s_bad[i]++;
+}
+
+/* Space-saving top-k: replace the smallest slot when full. */
+static void top_add(bw_agg_top_t *top, uint32_t *ids, size_t *n, uint32_t id,
+                    int bad) {
+  size_t i;
+  for (i = 0; i < *n; i++)
+    if (ids[i] == id)
+      break;
+  if (i == *n) {
+    if (*n < TOP_SLOTS) {
+      (*n)++;
+      memset(&top[i], 0, sizeof(top[i]));
+    } else {
+      size_t m = 0;
+      for (size_t j = 1; j < *n; j++)
+        if (top[j].final < top[m].final)
+          m = j;
+      i = m;
+      top[i].error = top[i].final;
+      top[i].bounced = 0;
+    }
+    ids[i] = id;
+  }
+  top[i].final++;
+  if (bad)
+    top[i].bounced++;
+}
+
+/* ---- counting ----------------------------------------------------------- */
+
+static void count(bw_counts_t *c, bw_outcome_t o, const bw_verdict_t *v,
+                  int hard) {
+  c->n[o]++;
+  if ((o == BW_OUT_BOUNCED || o == BW_OUT_EXPIRED) && v != NULL) {
+    c->by_reason[v->reason]++;
+    c->by_group[v->group]++;
+  }
+  if ((o == BW_OUT_BOUNCED || o == BW_OUT_EXPIRED) && hard)
+    c->n[BW_OUT_HARD]++;
+}
+
+/* One outcome (final or a deferral) of one recipient of a message whose
+ * sender domain is `sender` (an id of the sender table). */
+static void outcome(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
+                    bw_span_t relay, bw_outcome_t o, const bw_verdict_t *v,
+                    int hard, int64_t t_us) {
+  int final = o < BW_OUT__FINAL;
+  int bad = o == BW_OUT_BOUNCED || o == BW_OUT_EXPIRED;
+  count(&a->t.customer, o, v, hard);
+  uint32_t prov = provider_for(a, rcpt_dom, relay);
+  count(&a->rcpt.counts[rcpt_dom], o, v, hard);
+  count(&a->prov.counts[prov], o, v, hard);
+  keystat_t *k = stat_of(a, &a->sender, sender);
+  count(&k->total, o, v, hard);
+  if (k->reg_set)
+    count(&a->reg.counts[k->reg_id], o, v, hard);
+  if (sender == a->unknown_sender && final)
+    a->t.unknown_sender++;
+  if (!final || k->ring == NULL)
+    return;
+
+  top_add(k->top_provider, k->top_provider_id, &k->ntop_provider, prov, bad);
+  top_add(k->top_rcpt, k->top_rcpt_id, &k->ntop_rcpt, rcpt_dom, bad);
+  int64_t secs = t_us >= 0 ? t_us / 1000000 : (t_us - 999999) / 1000000;
+  int64_t b = secs >= 0 ? secs / a->o.bucket_s : (secs - a->o.bucket_s + 1) / a->o.bucket_s;
+  advance(a, k, b);
+  series_add(k, b, bad);
+  if (b <= k->cur - a->nbuckets)
+    return; /* older than every window (time went backwards) */
+  bucket_t *slot = &k->ring[((b % a->nbuckets) + a->nbuckets) % a->nbuckets];
+  slot->final++;
+  slot->bad += (uint32_t)bad;
+  for (size_t w = 0; w < a->o.nwindows; w++) {
+    if (b <= k->cur - a->win_len[w])
+      continue;
+    k->sum[w].final++;
+    k->sum[w].bad += (uint32_t)bad;
+    check_breach(a, k, (int)w, t_us);
+  }
+}
+
+/* ---- the message table --------------------------------------------------- */
+
+static uint64_t key_hash(const char *k, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+  return h;
+}
+
+/* "instance/qid" or "exim/id" into buf; 0 if absent or too long. */
+static size_t make_key(const bw_event_t *ev, bw_span_t qid, char *buf) {
+  bw_span_t inst = ev->mta == BW_MTA_EXIM ? (bw_span_t){"exim", 4} : ev->instance;
+  size_t n = (size_t)inst.len + 1 + qid.len;
+  if (qid.len == 0 || n > KEY_MAX)
+    return 0;
+  memcpy(buf, inst.p, inst.len);
+  buf[inst.len] = '/';
+  memcpy(buf + inst.len + 1, qid.p, qid.len);
+  return n;
+}
+
+static uint32_t msg_find(const bw_agg_t *a, const char *k, size_t n,
+                         uint64_t h) {
+  for (size_t i = (size_t)h & a->index_mask;; i = (i + 1) & a->index_mask) {
+    uint32_t v = a->index[i];
+    if (v == 0)
+      return UINT32_MAX;
+    const msg_t *m = &a->msgs[v - 1];
+    if (m->hash == h && m->keylen == n && memcmp(m->key, k, n) == 0)
+      return v - 1;
+  }
+}
+
+static void pend_release(bw_agg_t *a, uint32_t head, int count_pending) {
+  while (head != 0) {
+    pend_t *p = &a->pend[head - 1];
+    uint32_t next = p->next;
+    if (count_pending)
+      a->t.pending++;
+    p->msg = 0;
+    p->next = a->pend_free;
+    a->pend_free = head;
+    head = next;
+  }
+}
+
+static void msg_delete(bw_agg_t *a, uint32_t rec) {
+  msg_t *m = &a->msgs[rec];
+  size_t i = (size_t)m->hash & a->index_mask;
+  while (a->index[i] != rec + 1)
+    i = (i + 1) & a->index_mask;
+  /* Backward-shift deletion: no tombstones, probes stay short. */
+  for (size_t j = i;;) {
+    j = (j + 1) & a->index_mask;
+    uint32_t v = a->index[j];
+    if (v == 0)
+      break;
+    size_t home = (size_t)a->msgs[v - 1].hash & a->index_mask;
+    int move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+    if (move) {
+      a->index[i] = v;
+      i = j;
+    }
+  }
+  a->index[i] = 0;
+  pend_release(a, m->pending, 1);
+  m->used = 0;
+  m->pending = 0;
+  m->next_free = a->msg_free;
+  a->msg_free = rec + 1;
+  a->msg_count--;
+}
+
+static uint32_t msg_insert(bw_agg_t *a, const char *k, size_t n, uint64_t h) {
+  if (a->msg_free == 0) {
+    /* Full: evict the record under the clock hand. */
+    while (!a->msgs[a->hand].used)
+      a->hand = (a->hand + 1) % a->o.max_messages;
+    msg_delete(a, (uint32_t)a->hand);
+    a->hand = (a->hand + 1) % a->o.max_messages;
+    a->t.evicted_messages++;
+  }
+  uint32_t rec = a->msg_free - 1;
+  msg_t *m = &a->msgs[rec];
+  a->msg_free = m->next_free;
+  memset(m, 0, sizeof(*m));
+  memcpy(m->key, k, n);
+  m->keylen = (uint8_t)n;
+  m->hash = h;
+  m->used = 1;
+  m->sender = a->unknown_sender;
+  size_t i = (size_t)h & a->index_mask;
+  while (a->index[i] != 0)
+    i = (i + 1) & a->index_mask;
+  a->index[i] = rec + 1;
+  a->msg_count++;
+  return rec;
+}
+
+static uint32_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
+                        int create) {
+  char k[KEY_MAX];
+  size_t n = make_key(ev, qid, k);
+  if (n == 0)
+    return UINT32_MAX;
+  uint64_t h = key_hash(k, n);
+  uint32_t rec = msg_find(a, k, n, h);
+  if (rec == UINT32_MAX && create)
+    rec = msg_insert(a, k, n, h);
+  return rec;
+}
+
+/* ---- pending recipients ------------------------------------------------- */
+
+static uint64_t addr_hash(bw_span_t r) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint32_t i = 0; i < r.len; i++) {
+    unsigned char c = (unsigned char)r.p[i];
+    if (c >= 'A' && c <= 'Z')
+      c = (unsigned char)(c + 32);
+    h = (h ^ c) * 1099511628211ull;
+  }
+  return h;
+}
+
+/* Find (and with `unlink`, remove) the pending entry of a recipient. */
+static pend_t *pend_find(bw_agg_t *a, msg_t *m, uint64_t rh, int unlink) {
+  uint32_t *link = &m->pending;
+  while (*link != 0) {
+    pend_t *p = &a->pend[*link - 1];
+    if (p->rcpt_hash == rh) {
+      if (unlink) {
+        uint32_t self = *link;
+        *link = p->next;
+        p->next = a->pend_free;
+        a->pend_free = self;
+        p->msg = 0;
+      }
+      return p;
+    }
+    link = &p->next;
+  }
+  return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
+  bw_agg_t *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return BW_ENOMEM;
+  if (opts != NULL)
+    a->o = *opts;
+  else
+    bw_agg_opts_default(&a->o);
+  if (a->o.nwindows == 0 || a->o.nwindows > 4 || a->o.bucket_s <= 0 ||
+      a->o.max_messages == 0 || a->o.max_domains == 0)
+    goto fail_inval;
+  int64_t maxw = 0;
+  for (size_t w = 0; w < a->o.nwindows; w++) {
+    if (a->o.windows_s[w] < a->o.bucket_s || a->o.windows_s[w] % a->o.bucket_s)
+      goto fail_inval;
+    a->win_len[w] = a->o.windows_s[w] / a->o.bucket_s;
+    if (a->win_len[w] > maxw)
+      maxw = a->win_len[w];
+  }
+  a->nbuckets = maxw;
+  if (table_init(&a->sender, a->o.max_domains, 1) ||
+      table_init(&a->reg, a->o.max_domains, 0) ||
+      table_init(&a->rcpt, a->o.max_domains * 2, 0) ||
+      table_init(&a->prov, 512, 0))
+    goto fail;
+  a->prov_of_rcpt = calloc(a->o.max_domains * 2 + 2, sizeof(uint32_t));
+  if (a->prov_of_rcpt == NULL || load_providers(a, a->o.providers_file) != 0)
+    goto fail;
+  a->unknown_sender = bw__intern(&a->sender.names, "unknown", 7, 0);
+  keystat_t *uk = stat_of(a, &a->sender, a->unknown_sender);
+  uk->reg_id = bw__intern(&a->reg.names, "unknown", 7, 0);
+  uk->reg_set = 1;
+  a->psl = psl_builtin();
+
+  size_t slots = 16;
+  while (slots < 2 * a->o.max_messages)
+    slots <<= 1;
+  a->index = calloc(slots, sizeof(uint32_t));
+  a->index_mask = slots - 1;
+  a->msgs = calloc(a->o.max_messages, sizeof(msg_t));
+  a->npend = a->o.max_messages;
+  a->pend = calloc(a->npend, sizeof(pend_t));
+  if (a->index == NULL || a->msgs == NULL || a->pend == NULL)
+    goto fail;
+  for (size_t i = a->o.max_messages; i > 0; i--) {
+    a->msgs[i - 1].next_free = a->msg_free;
+    a->msg_free = (uint32_t)i;
+  }
+  for (size_t i = a->npend; i > 0; i--) {
+    a->pend[i - 1].next = a->pend_free;
+    a->pend_free = (uint32_t)i;
+  }
+  a->t.first_us = INT64_MAX;
+  a->t.last_us = INT64_MIN;
+  *out = a;
+  return 0;
+fail_inval:
+  free(a);
+  return BW_EINVAL;
+fail:
+  bw_agg_free(a);
+  return BW_ENOMEM;
+}
+
+void bw_agg_free(bw_agg_t *a) {
+  if (a == NULL)
+    return;
+  table_free(&a->sender);
+  table_free(&a->reg);
+  table_free(&a->rcpt);
+  table_free(&a->prov);
+  bw__intern_free(&a->prov_suffix);
+  free(a->prov_of_suffix);
+  free(a->prov_of_rcpt);
+  free(a->index);
+  free(a->msgs);
+  free(a->pend);
+  free(a);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static uint32_t sender_id(bw_agg_t *a, bw_span_t sender) {
+  bw_span_t d = domain_of(sender);
+  if (d.len == 0)
+    return a->unknown_sender; /* local user without a domain, or absent */
+  uint32_t id = bw__intern(&a->sender.names, d.p, d.len, 1);
+  if (id == UINT32_MAX)
+    return a->unknown_sender;
+  keystat_t *k = stat_of(a, &a->sender, id);
+  if (!k->reg_set) {
+    /* First sight: its registrable domain, once, through libpsl. */
+    const char *name = a->sender.names.names[id];
+    const char *reg = a->psl ? psl_registrable_domain(a->psl, name) : NULL;
+    if (reg == NULL)
+      reg = name;
+    uint32_t r = bw__intern(&a->reg.names, reg, strlen(reg), 1);
+    if (r != UINT32_MAX) {
+      k->reg_id = r;
+      k->reg_set = 1;
+    }
+  }
+  return id;
+}
+
+static uint32_t rcpt_domain(bw_agg_t *a, bw_span_t rcpt) {
+  bw_span_t d = domain_of(rcpt);
+  if (d.len == 0)
+    return bw__intern(&a->rcpt.names, "local", 5, 0);
+  uint32_t id = bw__intern(&a->rcpt.names, d.p, d.len, 1);
+  return id == UINT32_MAX ? bw__intern(&a->rcpt.names, "other", 5, 0) : id;
+}
+
+static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
+  if (ev->status == BW_STATUS_PROBE_OK || ev->status == BW_STATUS_PROBE_FAIL) {
+    a->t.probes++;
+    return;
+  }
+  if (ev->status == BW_STATUS_SUPPRESSED || ev->status == BW_STATUS_OTHER ||
+      ev->status == BW_STATUS_NONE)
+    return;
+  uint32_t rec = msg_get(a, ev, ev->queue_id, 0);
+  msg_t *m = rec != UINT32_MAX ? &a->msgs[rec] : NULL;
+  uint32_t sender = m != NULL ? m->sender : a->unknown_sender;
+  if (m == NULL && ev->has_sender) /* Exim F=<...> */
+    sender = sender_id(a, ev->sender);
+  int hard = v != NULL && v->hard;
+  uint32_t rd = rcpt_domain(a, ev->rcpt);
+
+  if (m != NULL && (m->flags & MSG_NOTIFICATION)) {
+    bw_outcome_t o = ev->status == BW_STATUS_SENT ? BW_OUT_SENT
+                     : ev->status == BW_STATUS_BOUNCED ? BW_OUT_BOUNCED
+                     : ev->status == BW_STATUS_EXPIRED ? BW_OUT_EXPIRED
+                                                        : BW_OUT_DEFERRED;
+    count(&a->t.notifications, o, v, hard);
+    return;
+  }
+  uint64_t rh = addr_hash(ev->rcpt);
+  switch (ev->status) {
+  case BW_STATUS_SENT:
+  case BW_STATUS_BOUNCED:
+  case BW_STATUS_EXPIRED: {
+    if (m != NULL)
+      pend_find(a, m, rh, 1);
+    bw_outcome_t o = ev->status == BW_STATUS_SENT      ? BW_OUT_SENT
+                     : ev->status == BW_STATUS_BOUNCED ? BW_OUT_BOUNCED
+                                                       : BW_OUT_EXPIRED;
+    outcome(a, sender, rd, ev->relay, o, v, hard, ev->time_us);
+    break;
+  }
+  case BW_STATUS_DEFERRED:
+  case BW_STATUS_SOFTBOUNCE: /* soft_bounce=yes: the mail stays queued */
+    outcome(a, sender, rd, ev->relay, BW_OUT_DEFERRED, v, 0, ev->time_us);
+    if (m == NULL)
+      break;
+    pend_t *p = pend_find(a, m, rh, 0);
+    if (p == NULL) {
+      if (a->pend_free == 0) {
+        a->t.untracked++;
+        break;
+      }
+      uint32_t idx = a->pend_free;
+      p = &a->pend[idx - 1];
+      a->pend_free = p->next;
+      p->rcpt_hash = rh;
+      p->next = m->pending;
+      p->msg = rec + 1;
+      m->pending = idx;
+    }
+    p->rcpt_dom = rd;
+    p->reason = v != NULL ? (uint8_t)v->reason : BW_REASON_UNDEFINED;
+    p->group = v != NULL ? (uint8_t)v->group : BW_GROUP_NETWORK_TRANSIENT;
+    p->hard = (uint8_t)(v != NULL && v->hard);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Postfix "status=expired, returned to sender": the still-deferred
+ * recipients are the expired ones, with the reason of their last try. */
+static void expire_message(bw_agg_t *a, msg_t *m, const bw_event_t *ev) {
+  uint32_t head = m->pending;
+  m->pending = 0;
+  while (head != 0) {
+    pend_t *p = &a->pend[head - 1];
+    bw_verdict_t v;
+    memset(&v, 0, sizeof(v));
+    v.reason = (bw_reason_t)p->reason;
+    v.group = (bw_group_t)p->group;
+    v.hard = p->hard;
+    if (m->flags & MSG_NOTIFICATION)
+      count(&a->t.notifications, BW_OUT_EXPIRED, &v, p->hard);
+    else
+      outcome(a, m->sender, p->rcpt_dom, (bw_span_t){NULL, 0}, BW_OUT_EXPIRED,
+              &v, p->hard, ev->time_us);
+    uint32_t next = p->next;
+    p->msg = 0;
+    p->next = a->pend_free;
+    a->pend_free = head;
+    head = next;
+  }
+}
+
+void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
+  if (ev->mta == BW_MTA_NONE)
+    return;
+  if (ev->time_us != 0) {
+    if (ev->time_us < a->t.first_us)
+      a->t.first_us = ev->time_us;
+    if (ev->time_us > a->t.last_us)
+      a->t.last_us = ev->time_us;
+  }
+  uint32_t rec;
+  switch (ev->kind) {
+  case BW_KIND_DELIVERY:
+    delivery(a, ev, v);
+    break;
+  case BW_KIND_ARRIVAL:
+    rec = msg_get(a, ev, ev->queue_id, 1);
+    if (rec == UINT32_MAX)
+      break;
+    a->t.messages++;
+    /* A null sender is a bounce notification (Postfix from=<>, Exim
+     * "<= <>"): not the customer's mail, counted apart. */
+    if (ev->has_sender && ev->sender.len == 0)
+      a->msgs[rec].flags |= MSG_NOTIFICATION;
+    else
+      a->msgs[rec].sender = sender_id(a, ev->sender);
+    break;
+  case BW_KIND_NOTIFICATION:
+    rec = msg_get(a, ev, ev->new_queue_id, 1);
+    if (rec != UINT32_MAX)
+      a->msgs[rec].flags |= MSG_NOTIFICATION;
+    break;
+  case BW_KIND_EXPIRED:
+    rec = msg_get(a, ev, ev->queue_id, 0);
+    if (rec != UINT32_MAX)
+      expire_message(a, &a->msgs[rec], ev);
+    break;
+  case BW_KIND_REMOVED:
+    rec = msg_get(a, ev, ev->queue_id, 0);
+    if (rec != UINT32_MAX)
+      msg_delete(a, rec);
+    break;
+  default:
+    break;
+  }
+}
+
+void bw_agg_finish(bw_agg_t *a) {
+  /* Windows end at the last log time of the input, for every sender
+   * domain: one that fell silent lets its old buckets go (and its breach
+   * may close then). */
+  if (a->t.last_us != INT64_MIN) {
+    int64_t secs = a->t.last_us / 1000000;
+    int64_t b = secs / a->o.bucket_s;
+    for (size_t i = 0; i < a->sender.names.n; i++)
+      if (a->sender.stats[i].ring != NULL)
+        advance(a, &a->sender.stats[i], b);
+  }
+  /* Recipients still deferred: pending, not outcomes. */
+  for (size_t i = 0; i < a->o.max_messages; i++)
+    if (a->msgs[i].used && a->msgs[i].pending != 0) {
+      pend_release(a, a->msgs[i].pending, 1);
+      a->msgs[i].pending = 0;
+    }
+}
+
+void bw_agg_totals(const bw_agg_t *a, bw_agg_totals_t *t) {
+  *t = a->t;
+  t->other_domains = a->sender.names.overflowed + a->rcpt.names.overflowed;
+  if (t->first_us == INT64_MAX)
+    t->first_us = t->last_us = 0;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static uint64_t finals(const bw_counts_t *c) {
+  return c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
+}
+
+static int cmp_key(const void *x, const void *y) {
+  const bw_agg_key_t *a = x, *b = y;
+  uint64_t fa = finals(&a->total) + a->total.n[BW_OUT_DEFERRED],
+           fb = finals(&b->total) + b->total.n[BW_OUT_DEFERRED];
+  if (fa != fb)
+    return fa > fb ? -1 : 1;
+  return strcmp(a->name, b->name);
+}
+
+static int cmp_top(const void *x, const void *y) {
+  const bw_agg_top_t *a = x, *b = y;
+  uint64_t ga = a->final - a->error, gb = b->final - b->error;
+  return ga != gb ? (ga > gb ? -1 : 1) : strcmp(a->name, b->name);
+}
+
+/* The BW_AGG_TOP slots with the largest guaranteed counts, named. */
+static size_t top_out(bw_agg_top_t *dst, const bw_agg_top_t *src,
+                      const uint32_t *ids, size_t n, const table_t *names) {
+  bw_agg_top_t tmp[TOP_SLOTS];
+  for (size_t j = 0; j < n; j++) {
+    tmp[j] = src[j];
+    tmp[j].name = names->names.names[ids[j]];
+  }
+  qsort(tmp, n, sizeof(tmp[0]), cmp_top);
+  size_t m = n < BW_AGG_TOP ? n : BW_AGG_TOP;
+  memcpy(dst, tmp, m * sizeof(tmp[0]));
+  return m;
+}
+
+size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
+  table_t *t = which == BW_AGG_SENDER     ? &a->sender
+               : which == BW_AGG_SENDER_REG ? &a->reg
+               : which == BW_AGG_RCPT       ? &a->rcpt
+                                            : &a->prov;
+  *out = NULL;
+  size_t n = 0;
+  /* One block: the keys, then their series (so one free() releases it). */
+  size_t nk = t->names.n + 1;
+  size_t ns = t->windowed ? nk * SERIES_POINTS : 0;
+  bw_agg_key_t *v = calloc(1, nk * sizeof(*v) + ns * sizeof(float));
+  if (v == NULL)
+    return 0;
+  float *series = (float *)(void *)(v + nk);
+  for (size_t i = 0; i < t->names.n; i++) {
+    if (t->counts != NULL) {
+      const bw_counts_t *c = &t->counts[i];
+      if (finals(c) + c->n[BW_OUT_DEFERRED] == 0)
+        continue;
+      v[n].name = t->names.names[i];
+      v[n].total = *c;
+      n++;
+      continue;
+    }
+    keystat_t *k = &t->stats[i];
+    if (finals(&k->total) + k->total.n[BW_OUT_DEFERRED] == 0)
+      continue;
+    bw_agg_key_t *o = &v[n++];
+    o->name = t->names.names[i];
+    o->registrable = which == BW_AGG_SENDER && k->reg_id < a->reg.names.n
+                         ? a->reg.names.names[k->reg_id]
+                         : NULL;
+    o->total = k->total;
+    for (size_t w = 0; w < a->o.nwindows && k->ring != NULL; w++) {
+      o->window[w].n[BW_OUT_SENT] = k->sum[w].final - k->sum[w].bad;
+      o->window[w].n[BW_OUT_BOUNCED] = k->sum[w].bad;
+      o->window[w].n[BW_OUT_COMPLAINTS] = k->sum[w].complaints;
+    }
+    o->breaches = k->breaches;
+    o->nbreaches = k->nbreaches;
+    o->breaches_dropped = k->breaches_dropped;
+    o->ntop_provider = top_out(o->top_provider, k->top_provider,
+                               k->top_provider_id, k->ntop_provider, &a->prov);
+    o->ntop_rcpt = top_out(o->top_rcpt, k->top_rcpt, k->top_rcpt_id,
+                           k->ntop_rcpt, &a->rcpt);
+    if (k->s_final != NULL && k->s_start != INT64_MIN) {
+      float *sr = series + i * SERIES_POINTS;
+      o->series = sr;
+      o->series_n = k->s_final;
+      o->nseries = SERIES_POINTS;
+      while (o->nseries > 0 && k->s_final[o->nseries - 1] == 0)
+        o->nseries--;
+      for (size_t j = 0; j < o->nseries; j++)
+        sr[j] = k->s_final[j] ? (float)k->s_bad[j] / (float)k->s_final[j]
+                              : NAN;
+      o->series_start_us = k->s_start * a->o.bucket_s * 1000000;
+      o->series_step_s = k->s_res * a->o.bucket_s;
+    }
+  }
+  qsort(v, n, sizeof(*v), cmp_key);
+  *out = v;
+  return n;
+}

@@ -1,0 +1,290 @@
+/* `bouncewatch report`: replay, classify, join and aggregate, then print
+ * the postmaster's report (terminal or JSON) and optionally the HTML
+ * page. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bouncewatch/agg.h"
+#include "bouncewatch/error.h"
+#include "bouncewatch/lines.h"
+#include "bouncewatch/replay.h"
+#include "cli.h"
+#include "out_agg.h"
+#include "out_html.h"
+
+enum {
+  OPT_JSON,
+  OPT_HTML,
+  OPT_WINDOW,
+  OPT_BUCKET,
+  OPT_BOUNCE,
+  OPT_COMPLAINT,
+  OPT_MIN_VOLUME,
+  OPT_MAX_MESSAGES,
+  OPT_MAX_DOMAINS,
+  OPT_MAX_LINE,
+  OPT_ZSTD_WINDOW_LOG,
+  OPT_RULES,
+  OPT_RULES_CACHE,
+  OPT_HELP
+};
+
+static const bw_option_t options[] = {
+    {OPT_JSON, "--json", NULL, "print the report as one JSON document"},
+    {OPT_HTML, "--html", "FILE", "also write a self-contained HTML page"},
+    {OPT_WINDOW, "--window", "SECONDS",
+     "a rate window in log time (repeat for several, up to 4; default 3600 "
+     "and 86400)"},
+    {OPT_BUCKET, "--bucket", "SECONDS",
+     "window resolution (default 300; windows must be multiples)"},
+    {OPT_BOUNCE, "--bounce-threshold", "PERCENT",
+     "bounce-rate threshold (default 2)"},
+    {OPT_COMPLAINT, "--complaint-threshold", "PERCENT",
+     "complaint-rate threshold (default 0.1)"},
+    {OPT_MIN_VOLUME, "--min-volume", "N",
+     "final outcomes a window needs before a rate can breach (default 100)"},
+    {OPT_MAX_MESSAGES, "--max-messages", "N",
+     "messages in flight kept for the join (default 50000; the oldest are "
+     "evicted and counted)"},
+    {OPT_MAX_DOMAINS, "--max-domains", "N",
+     "sender domains tracked (default 1000; recipient domains 2x; the rest "
+     "count as \"other\")"},
+    {OPT_MAX_LINE, "--max-line", "BYTES", "skip lines longer than this"},
+    {OPT_ZSTD_WINDOW_LOG, "--zstd-window-log", "N", "zstd window limit 2^N"},
+    {OPT_RULES, "--rules", "DIR", "classification rules directory"},
+    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+    {OPT_HELP, "--help", NULL, "show this help"},
+};
+#define NOPTS (sizeof(options) / sizeof(options[0]))
+
+static void usage(FILE *fp) {
+  fprintf(fp, "usage: bouncewatch report [OPTIONS] FILE...\n\n"
+              "Which sender domains bounce too much, since when, why, and at "
+              "which providers.\n\noptions:\n");
+  bw__cli_help(fp, options, NOPTS);
+}
+
+typedef struct {
+  int json;
+  const char *html;
+  bw_replay_opts_t ro;
+  bw_agg_opts_t ao;
+  int windows_given;
+  const char *rules_dir, *rules_cache;
+  const char **paths;
+  size_t npaths;
+} report_args_t;
+
+static int percent(const char *name, const char *val, double *out) {
+  char *end;
+  double v = strtod(val, &end);
+  if (end == val || *end != '\0' || !(v > 0 && v <= 100)) {
+    fprintf(stderr, "bouncewatch report: %s wants a percentage in (0, 100], "
+                    "got '%s'\n",
+            name, val);
+    return BW_EXIT_USAGE;
+  }
+  *out = v / 100.0;
+  return 0;
+}
+
+static int on_option(void *ctx, const bw_option_t *o, const char *val) {
+  report_args_t *a = ctx;
+  unsigned long long v;
+  if (o == NULL) {
+    a->paths[a->npaths++] = val;
+    return 0;
+  }
+  switch (o->id) {
+  case OPT_JSON:
+    a->json = 1;
+    return 0;
+  case OPT_HTML:
+    a->html = val;
+    return 0;
+  case OPT_WINDOW:
+    if (bw__cli_uint(val, 60, 90ull * 86400, &v) != 0 ||
+        (a->windows_given ? a->ao.nwindows : 0) >= 4) {
+      fprintf(stderr, "bouncewatch report: --window wants 60..7776000 "
+                      "seconds, at most 4 times (got '%s')\n",
+              val);
+      return BW_EXIT_USAGE;
+    }
+    if (!a->windows_given)
+      a->ao.nwindows = 0;
+    a->windows_given = 1;
+    a->ao.windows_s[a->ao.nwindows++] = (int64_t)v;
+    return 0;
+  case OPT_BUCKET:
+    if (bw__cli_uint(val, 1, 86400, &v) != 0) {
+      fprintf(stderr, "bouncewatch report: --bucket wants 1..86400\n");
+      return BW_EXIT_USAGE;
+    }
+    a->ao.bucket_s = (int64_t)v;
+    return 0;
+  case OPT_BOUNCE:
+    return percent(o->name, val, &a->ao.bounce_threshold);
+  case OPT_COMPLAINT:
+    return percent(o->name, val, &a->ao.complaint_threshold);
+  case OPT_MIN_VOLUME:
+    if (bw__cli_uint(val, 1, 1ull << 32, &v) != 0) {
+      fprintf(stderr, "bouncewatch report: --min-volume wants a count\n");
+      return BW_EXIT_USAGE;
+    }
+    a->ao.min_volume = v;
+    return 0;
+  case OPT_MAX_MESSAGES:
+  case OPT_MAX_DOMAINS:
+    if (bw__cli_uint(val, 16, 1ull << 26, &v) != 0) {
+      fprintf(stderr, "bouncewatch report: %s wants 16..%llu\n", o->name,
+              1ull << 26);
+      return BW_EXIT_USAGE;
+    }
+    if (o->id == OPT_MAX_MESSAGES)
+      a->ao.max_messages = (size_t)v;
+    else
+      a->ao.max_domains = (size_t)v;
+    return 0;
+  case OPT_MAX_LINE:
+    if (bw__cli_uint(val, 64, 1ull << 30, &v) != 0) {
+      fprintf(stderr, "bouncewatch report: --max-line wants 64..%llu\n",
+              1ull << 30);
+      return BW_EXIT_USAGE;
+    }
+    a->ro.max_line = (size_t)v;
+    return 0;
+  case OPT_ZSTD_WINDOW_LOG:
+    if (bw__cli_uint(val, 10, 31, &v) != 0) {
+      fprintf(stderr, "bouncewatch report: --zstd-window-log wants 10..31\n");
+      return BW_EXIT_USAGE;
+    }
+    a->ro.zstd_window_log_max = (unsigned)v;
+    return 0;
+  case OPT_RULES:
+    a->rules_dir = val;
+    return 0;
+  case OPT_RULES_CACHE:
+    a->rules_cache = val;
+    return 0;
+  case OPT_HELP:
+    usage(stdout);
+    return -1;
+  default:
+    return 0;
+  }
+}
+
+static int write_html(const char *path, const bw_agg_report_t *rep,
+                      const char *const *paths, size_t npaths) {
+  char title[512];
+  size_t len = (size_t)snprintf(title, sizeof(title), "bouncewatch report:");
+  for (size_t i = 0; i < npaths && len < sizeof(title); i++)
+    len += (size_t)snprintf(title + len, sizeof(title) - len, "%s %s",
+                            i ? "," : "", paths[i]);
+  bw_html_in_t in = {title,
+                     rep->totals,
+                     rep->senders,
+                     rep->nsenders,
+                     rep->providers,
+                     rep->nproviders,
+                     rep->rcpt,
+                     rep->nrcpt,
+                     rep->opts->windows_s,
+                     rep->opts->nwindows,
+                     rep->opts->bucket_s,
+                     rep->opts->bounce_threshold,
+                     rep->opts->complaint_threshold,
+                     rep->opts->min_volume};
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    perror(path);
+    return -1;
+  }
+  int rc = bw__html_report(f, &in);
+  if (fclose(f) != 0 || rc != 0) {
+    fprintf(stderr, "bouncewatch report: writing %s failed\n", path);
+    return -1;
+  }
+  return 0;
+}
+
+static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
+                 const bw_line_ref_t *where) {
+  (void)where;
+  bw_agg_add(arg, ev, v);
+}
+
+int bw__cmd_report(int argc, char **argv) {
+  static bw_out_t out;
+  report_args_t a;
+  memset(&a, 0, sizeof(a));
+  bw_agg_opts_default(&a.ao);
+  bw_rules_t *rules = NULL;
+  bw_replay_t *r = NULL;
+  bw_agg_t *agg = NULL;
+  bw_agg_key_t *keys[4] = {NULL, NULL, NULL, NULL};
+  int rc = BW_EXIT_USAGE;
+  a.paths = calloc((size_t)argc + 1, sizeof(char *));
+  if (a.paths == NULL)
+    return BW_EXIT_USAGE;
+
+  int prc = bw__cli_parse("report", argc, argv, options, NOPTS, on_option, &a);
+  if (prc != 0) {
+    rc = prc < 0 ? BW_EXIT_OK : prc;
+    goto done;
+  }
+  if (a.npaths == 0) {
+    fprintf(stderr, "bouncewatch report: no input files (use - for stdin)\n");
+    goto done;
+  }
+  const char *dir = bw__cli_rules_dir(a.rules_dir);
+  rules = bw__cli_load_rules("report", a.rules_dir, a.rules_cache);
+  if (rules == NULL)
+    goto done;
+  char prov[4096];
+  snprintf(prov, sizeof(prov), "%s/providers.tsv", dir);
+  a.ao.providers_file = prov;
+  int e = bw_agg_new(&a.ao, &agg);
+  if (e != 0) {
+    fprintf(stderr, "bouncewatch report: %s (windows must be multiples of "
+                    "the bucket)\n",
+            bw_strerror(e));
+    goto done;
+  }
+  a.ro.rules = rules;
+  if ((e = bw_replay_new(&a.ro, feed, agg, &r)) != 0) {
+    fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
+    goto done;
+  }
+  double elapsed;
+  int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
+  bw_agg_finish(agg);
+
+  bw_agg_totals_t t;
+  bw_agg_totals(agg, &t);
+  size_t n[4];
+  static const bw_agg_table_t which[4] = {BW_AGG_SENDER, BW_AGG_SENDER_REG,
+                                          BW_AGG_RCPT, BW_AGG_PROVIDER};
+  for (int i = 0; i < 4; i++)
+    n[i] = bw_agg_keys(agg, which[i], &keys[i]);
+  bw_report_in_t rin = {bw_replay_stats(r), elapsed, bw_replay_max_line(r)};
+  bw_agg_report_t rep = {&a.ao, &t, keys[0], keys[1], keys[2], keys[3],
+                         n[0], n[1], n[2], n[3], &rin};
+  bw__out_init(&out, stdout);
+  if (a.json)
+    bw__agg_report_json(&out, &rep);
+  else
+    bw__agg_report_text(&out, &rep);
+  bw__out_flush(&out);
+  rc = out.error ? BW_EXIT_USAGE : run == 0 ? BW_EXIT_OK : BW_EXIT_INCOMPLETE;
+  if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
+    rc = BW_EXIT_USAGE;
+done:
+  for (int i = 0; i < 4; i++)
+    free(keys[i]);
+  bw_replay_free(r);
+  bw_agg_free(agg);
+  bw_rules_free(rules);
+  free(a.paths);
+  return rc;
+}

@@ -1,0 +1,31 @@
+/* A capped string-interning table: names (domains, providers) to small
+ * ids, with open addressing and one arena. When the cap is reached, new
+ * names get the id of "other" and are counted. Internal to the engine. */
+#ifndef BW_INTERN_H
+#define BW_INTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  uint32_t *slots; /* id + 1, 0 = empty */
+  size_t nslots;   /* power of two, > 2 * cap */
+  char **names;    /* by id, each owned */
+  uint64_t *hashes;
+  size_t n, cap;
+  uint32_t other_id; /* UINT32_MAX until the first overflow */
+  uint64_t overflowed;
+} bw_intern_t;
+
+int bw__intern_init(bw_intern_t *t, size_t cap);
+void bw__intern_free(bw_intern_t *t);
+
+/* Id of name[0..len) (lower-cased when `fold`), adding it if there is
+ * room; "other" (added on demand, beyond the cap) when there is not.
+ * Returns UINT32_MAX only on allocation failure. */
+uint32_t bw__intern(bw_intern_t *t, const char *name, size_t len, int fold);
+
+/* Id of an existing name or UINT32_MAX. */
+uint32_t bw__intern_find(const bw_intern_t *t, const char *name, size_t len);
+
+#endif

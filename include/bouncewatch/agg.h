@@ -1,0 +1,155 @@
+/* Join and aggregation: deliveries joined to their senders, each
+ * recipient counted once by its final outcome, per sender domain,
+ * recipient domain, mailbox provider, reason and group, with bounce and
+ * complaint rates over sliding windows of log time and threshold breaches.
+ *
+ * Ownership: bw_agg_t owns every table and string it reports; pointers in
+ * the structures returned by bw_agg_* stay valid until bw_agg_free() or the
+ * next bw_agg_add() (bw_agg_keys' array itself is the caller's). Single-threaded: feed it from the thread that runs the
+ * replay callback. Memory is bounded by the caps in bw_agg_opts_t; what a
+ * cap pushes out is counted (evictions, "other" buckets), never dropped
+ * silently. */
+#ifndef BOUNCEWATCH_AGG_H
+#define BOUNCEWATCH_AGG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bouncewatch/classify.h"
+#include "bouncewatch/event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Final outcomes of one recipient, and the counters kept per key. */
+typedef enum {
+  BW_OUT_SENT = 0,
+  BW_OUT_BOUNCED, /* 5xx / bounced / Exim ** */
+  BW_OUT_EXPIRED, /* gave up after deferrals (Postfix status=expired, Exim
+                     retry timeout) */
+  BW_OUT__FINAL,  /* the three final outcomes above */
+  BW_OUT_DEFERRED = BW_OUT__FINAL, /* deferral events (attempts) */
+  BW_OUT_HARD,       /* bounced or expired with a hard reason */
+  BW_OUT_COMPLAINTS, /* abuse/fraud complaints (fed by the ARF issue) */
+  BW_OUT__COUNT
+} bw_outcome_t;
+
+typedef struct {
+  uint64_t n[BW_OUT__COUNT];
+  uint64_t by_reason[BW_REASON__COUNT]; /* bounced + expired, by reason */
+  uint64_t by_group[BW_GROUP__COUNT];
+} bw_counts_t;
+
+/* bounce rate = (bounced + expired) / (sent + bounced + expired);
+ * 0 when there is no final outcome. */
+double bw_bounce_rate(const bw_counts_t *c);
+double bw_hard_rate(const bw_counts_t *c);
+double bw_deferral_rate(const bw_counts_t *c); /* deferred / (final + deferred) */
+double bw_complaint_rate(const bw_counts_t *c); /* complaints / sent */
+
+typedef struct {
+  int64_t start_us, end_us; /* log time; end_us 0 while still breaching */
+  double peak_rate;
+  uint64_t volume; /* final outcomes in the window at the peak */
+  int window;      /* index into bw_agg_opts_t.windows_s */
+  int kind;        /* 0 bounce rate, 1 complaint rate */
+} bw_breach_t;
+
+/* Heavy hitters inside a sender domain (providers or recipient domains),
+ * kept by the space-saving algorithm in a fixed number of slots: counts
+ * are exact for keys that stayed, over-estimates by at most `error`. */
+#define BW_AGG_TOP 8
+typedef struct {
+  const char *name;
+  uint64_t final;   /* final outcomes */
+  uint64_t bounced; /* bounced + expired */
+  uint64_t error;
+} bw_agg_top_t;
+
+/* One aggregated key (a sender domain, recipient domain or provider). */
+typedef struct {
+  const char *name;        /* "example.org", "unknown", "other" */
+  const char *registrable; /* sender domains: libpsl's registrable domain */
+  bw_counts_t total;
+  /* Sender domains, per window: final outcomes in the window ending at
+   * the last log time seen, as n[BW_OUT_SENT] and n[BW_OUT_BOUNCED]
+   * (bounced and expired together: what the bounce rate counts). */
+  bw_counts_t window[4];
+  /* Breaches of this key (sender domains only), oldest first. */
+  const bw_breach_t *breaches;
+  size_t nbreaches;
+  uint64_t breaches_dropped; /* over the per-domain breach cap */
+  /* Sender domains only: where their mail went (top providers and
+   * recipient domains by final outcomes); ntop_* slots are used. */
+  bw_agg_top_t top_provider[BW_AGG_TOP], top_rcpt[BW_AGG_TOP];
+  size_t ntop_provider, ntop_rcpt;
+  /* Sender domains only: bounce rate over log time for charts, oldest
+   * first: series[i] covers [series_start_us + i * series_step_s * 1e6,
+   * + series_step_s). At most 256 points: a long log doubles the step. */
+  const float *series;       /* bounce rate in the point (NaN: no volume) */
+  const uint32_t *series_n;  /* final outcomes in the point */
+  size_t nseries;
+  int64_t series_start_us;
+  int64_t series_step_s;
+} bw_agg_key_t;
+
+typedef struct {
+  /* Windows in seconds of log time (default 3600 and 86400); up to 4. */
+  int64_t windows_s[4];
+  size_t nwindows;
+  int64_t bucket_s;           /* ring bucket width (default 300) */
+  double bounce_threshold;    /* default 0.02 */
+  double complaint_threshold; /* default 0.001 */
+  uint64_t min_volume;        /* final outcomes in the window (default 100) */
+  size_t max_messages;   /* queue ids / message ids in flight (default 50000) */
+  size_t max_domains;    /* sender domains (recipient domains: 2x); the rest
+                            counts as "other" (default 1000) */
+  const char *providers_file; /* patterns/providers.tsv; NULL: none */
+} bw_agg_opts_t;
+
+void bw_agg_opts_default(bw_agg_opts_t *o);
+
+typedef struct bw_agg_s bw_agg_t;
+
+int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out);
+void bw_agg_free(bw_agg_t *a);
+
+/* Feed every parsed line (all kinds) in log order; v is the verdict of a
+ * classified delivery or NULL. */
+void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v);
+
+/* End of input: recipients still deferred stay "pending" (reported, not
+ * counted as outcomes); open breaches stay open. */
+void bw_agg_finish(bw_agg_t *a);
+
+typedef struct {
+  bw_counts_t customer;      /* the customer's mail (what rates are about) */
+  bw_counts_t notifications; /* bounce notifications (from=<>), apart */
+  uint64_t probes;           /* address-verification probes, apart */
+  uint64_t messages;         /* messages seen (arrivals) */
+  uint64_t pending;          /* recipients still deferred at the end */
+  uint64_t unknown_sender;   /* outcomes whose message began before the
+                                input or was evicted */
+  uint64_t evicted_messages; /* messages pushed out of the table */
+  uint64_t untracked;        /* deferred recipients not tracked (pool full):
+                                a later expiry cannot be applied to them */
+  uint64_t other_domains;    /* outcomes counted under "other" (domain cap) */
+  int64_t first_us, last_us; /* log time span */
+} bw_agg_totals_t;
+
+void bw_agg_totals(const bw_agg_t *a, bw_agg_totals_t *t);
+
+typedef enum { BW_AGG_SENDER, BW_AGG_SENDER_REG, BW_AGG_RCPT, BW_AGG_PROVIDER } bw_agg_table_t;
+
+/* Keys of a table with any outcome, sorted by volume (descending). *out
+ * is one allocation the caller frees with free(); the strings, breaches
+ * and series counts it points to belong to the aggregator (valid until
+ * the next bw_agg_add() or bw_agg_free()). Returns the count (0 with *out
+ * NULL on allocation failure). */
+size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t t, bw_agg_key_t **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

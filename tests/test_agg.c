@@ -1,0 +1,282 @@
+/* Join and aggregation on real-format Postfix and Exim lines: each
+ * recipient counted once by its final outcome, expiry applied to the
+ * still-deferred recipients, notifications and probes apart, recycled
+ * queue ids, evictions under the cap, log-time windows and breaches. */
+#include <stdlib.h>
+
+#include "bouncewatch/agg.h"
+#include "logtime.h"
+#include "t_util.h"
+
+typedef struct {
+  bw_agg_t *a;
+  bw_parser_t *p;
+} fx_t;
+
+static fx_t fx_new(const bw_agg_opts_t *o) {
+  fx_t f;
+  assert_int_equal(bw_agg_new(o, &f.a), 0);
+  assert_int_equal(bw_parser_new(&f.p), 0);
+  bw_parser_set_reference(f.p, 1718452800);
+  return f;
+}
+
+static void fx_free(fx_t *f) {
+  bw_agg_free(f->a);
+  bw_parser_free(f->p);
+}
+
+/* Feed one line; failures get a verdict with `reason` (hard for
+ * userunknown), as the replay would give them. */
+static void feed(fx_t *f, const char *line, bw_reason_t reason) {
+  bw_event_t ev;
+  bw_parse_line(f->p, line, strlen(line), &ev);
+  bw_verdict_t v;
+  memset(&v, 0, sizeof(v));
+  v.reason = reason;
+  v.group = reason == BW_REASON_USERUNKNOWN ? BW_GROUP_RECIPIENT
+                                            : BW_GROUP_NETWORK_TRANSIENT;
+  v.hard = reason == BW_REASON_USERUNKNOWN;
+  int failed = ev.kind == BW_KIND_DELIVERY && ev.status != BW_STATUS_SENT;
+  bw_agg_add(f->a, &ev, failed ? &v : NULL);
+}
+
+static const bw_agg_key_t *key(bw_agg_key_t *keys, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i].name, name) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+#define PF "2024-05-01T12:00:00+00:00 mx1 "
+#define QM PF "postfix/qmgr[2]: "
+#define SM PF "postfix/smtp[3]: "
+
+static void test_final_outcome_once(void **state) {
+  (void)state;
+  fx_t f = fx_new(NULL);
+  feed(&f, QM "A1B2C3D4E5: from=<news@mail.example.org>, size=100, nrcpt=3 (queue active)", 0);
+  /* a: deferred twice, then sent; b: bounced; c: deferred, then expired. */
+  feed(&f, SM "A1B2C3D4E5: to=<a@gmail.com>, relay=x[1.1.1.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, status=deferred (host x[1.1.1.1] said: 421 try later (in reply to RCPT TO command))", BW_REASON_BLOCKED);
+  feed(&f, SM "A1B2C3D4E5: to=<a@gmail.com>, relay=x[1.1.1.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, status=deferred (host x[1.1.1.1] said: 421 try later (in reply to RCPT TO command))", BW_REASON_BLOCKED);
+  feed(&f, SM "A1B2C3D4E5: to=<a@gmail.com>, relay=x[1.1.1.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", 0);
+  feed(&f, SM "A1B2C3D4E5: to=<b@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host y[2.2.2.2] said: 550 5.1.1 no such user (in reply to RCPT TO command))", BW_REASON_USERUNKNOWN);
+  feed(&f, SM "A1B2C3D4E5: to=<c@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to y[2.2.2.2]:25: Connection timed out)", BW_REASON_EXPIRED);
+  feed(&f, QM "A1B2C3D4E5: from=<news@mail.example.org>, status=expired, returned to sender", 0);
+  feed(&f, QM "A1B2C3D4E5: removed", 0);
+  bw_agg_finish(f.a);
+
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.customer.n[BW_OUT_SENT], 1);
+  assert_int_equal(t.customer.n[BW_OUT_BOUNCED], 1);
+  assert_int_equal(t.customer.n[BW_OUT_EXPIRED], 1);
+  assert_int_equal(t.customer.n[BW_OUT_DEFERRED], 3);
+  assert_int_equal(t.customer.n[BW_OUT_HARD], 1);
+  assert_int_equal(t.pending, 0);
+  assert_int_equal(t.messages, 1);
+  assert_true(bw_bounce_rate(&t.customer) > 0.666 && bw_bounce_rate(&t.customer) < 0.667);
+  /* The expiry carries the reason of the last try. */
+  assert_int_equal(t.customer.by_reason[BW_REASON_EXPIRED], 1);
+  assert_int_equal(t.customer.by_reason[BW_REASON_USERUNKNOWN], 1);
+
+  bw_agg_key_t *k;
+  size_t n = bw_agg_keys(f.a, BW_AGG_SENDER, &k);
+  const bw_agg_key_t *s = key(k, n, "mail.example.org");
+  assert_non_null(s);
+  assert_string_equal(s->registrable, "example.org");
+  assert_int_equal(s->total.n[BW_OUT_SENT], 1);
+  assert_int_equal(s->total.n[BW_OUT_BOUNCED] + s->total.n[BW_OUT_EXPIRED], 2);
+  free(k);
+  n = bw_agg_keys(f.a, BW_AGG_SENDER_REG, &k);
+  assert_non_null(key(k, n, "example.org"));
+  free(k);
+  n = bw_agg_keys(f.a, BW_AGG_PROVIDER, &k);
+  const bw_agg_key_t *g = key(k, n, "other");
+  assert_non_null(g); /* no providers file here: every provider is other */
+  assert_int_equal(g->total.n[BW_OUT_SENT] + g->total.n[BW_OUT_BOUNCED] +
+                       g->total.n[BW_OUT_EXPIRED],
+                   3);
+  free(k);
+  fx_free(&f);
+}
+
+static void test_notifications_probes_unknown_recycled(void **state) {
+  (void)state;
+  fx_t f = fx_new(NULL);
+  /* A delivery of a message that began before the log: sender unknown. */
+  feed(&f, SM "0F0F0F0F0F: to=<x@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", 0);
+  /* A bounce notification: linked, then from=<>; counted apart. */
+  feed(&f, PF "postfix/bounce[9]: A1B2C3D4E5: sender non-delivery notification: B1B2C3D4E5", 0);
+  feed(&f, QM "B1B2C3D4E5: from=<>, size=10, nrcpt=1 (queue active)", 0);
+  feed(&f, SM "B1B2C3D4E5: to=<news@example.org>, relay=z[3.3.3.3]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host z said: 550 no (in reply to RCPT TO command))", BW_REASON_USERUNKNOWN);
+  feed(&f, QM "B1B2C3D4E5: removed", 0);
+  /* An address-verification probe is not a delivery. */
+  feed(&f, SM "C1C2C3C4C5: to=<p@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=undeliverable (host y said: 550 no (in reply to RCPT TO command))", 0);
+  /* A recycled queue id: removed, then reused by another sender. */
+  feed(&f, QM "D1D2D3D4D5: from=<a@one.example>, size=1, nrcpt=1 (queue active)", 0);
+  feed(&f, SM "D1D2D3D4D5: to=<r@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", 0);
+  feed(&f, QM "D1D2D3D4D5: removed", 0);
+  feed(&f, QM "D1D2D3D4D5: from=<b@two.example>, size=1, nrcpt=1 (queue active)", 0);
+  feed(&f, SM "D1D2D3D4D5: to=<r@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host y said: 550 no (in reply to RCPT TO command))", BW_REASON_USERUNKNOWN);
+  /* A deferred recipient of a message removed by hand stays pending. */
+  feed(&f, QM "E1E2E3E4E5: from=<c@one.example>, size=1, nrcpt=1 (queue active)", 0);
+  feed(&f, SM "E1E2E3E4E5: to=<q@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to y[2.2.2.2]:25: Connection timed out)", BW_REASON_EXPIRED);
+  feed(&f, QM "E1E2E3E4E5: removed", 0);
+  bw_agg_finish(f.a);
+
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.notifications.n[BW_OUT_BOUNCED], 1);
+  assert_int_equal(t.probes, 1);
+  assert_int_equal(t.unknown_sender, 1);
+  assert_int_equal(t.pending, 1);
+  assert_int_equal(t.customer.n[BW_OUT_SENT], 2);
+  assert_int_equal(t.customer.n[BW_OUT_BOUNCED], 1);
+  bw_agg_key_t *k;
+  size_t n = bw_agg_keys(f.a, BW_AGG_SENDER, &k);
+  assert_int_equal(key(k, n, "one.example")->total.n[BW_OUT_SENT], 1);
+  assert_int_equal(key(k, n, "two.example")->total.n[BW_OUT_BOUNCED], 1);
+  assert_int_equal(key(k, n, "unknown")->total.n[BW_OUT_SENT], 1);
+  free(k);
+  fx_free(&f);
+}
+
+static void test_exim_flow(void **state) {
+  (void)state;
+  fx_t f = fx_new(NULL);
+  feed(&f, "2024-05-01 12:00:00 1rABCd-000Xyz-AB <= s@shop.example H=h [1.2.3.4] P=esmtps S=10 id=x@y", 0);
+  feed(&f, "2024-05-01 12:00:01 1rABCd-000Xyz-AB == d@example.net R=dnslookup T=remote_smtp defer (-44) H=mx [5.6.7.8]: SMTP error from remote mail server after RCPT TO:<d@example.net>: 451 4.7.1 later", BW_REASON_BLOCKED);
+  feed(&f, "2024-05-01 12:00:02 1rABCd-000Xyz-AB => ok@example.net R=dnslookup T=remote_smtp H=mx [5.6.7.8] C=\"250 ok\"", 0);
+  feed(&f, "2024-05-01 12:00:03 1rABCd-000Xyz-AB ** bad@example.net R=dnslookup T=remote_smtp H=mx [5.6.7.8]: SMTP error from remote mail server after RCPT TO:<bad@example.net>: 550 5.1.1 unknown", BW_REASON_USERUNKNOWN);
+  feed(&f, "2024-05-02 12:00:04 1rABCd-000Xyz-AB ** d@example.net: retry timeout exceeded", BW_REASON_EXPIRED);
+  feed(&f, "2024-05-02 12:00:05 1rABCd-000Xyz-AB Completed", 0);
+  feed(&f, "2024-05-02 12:00:06 1rABCe-000Xyz-CD <= <> R=1rABCd-000Xyz-AB U=Debian-exim P=local S=3", 0);
+  feed(&f, "2024-05-02 12:00:07 1rABCe-000Xyz-CD => s@shop.example R=dnslookup T=remote_smtp H=h [1.2.3.4]", 0);
+  bw_agg_finish(f.a);
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.customer.n[BW_OUT_SENT], 1);
+  assert_int_equal(t.customer.n[BW_OUT_BOUNCED], 1);
+  assert_int_equal(t.customer.n[BW_OUT_EXPIRED], 1);
+  assert_int_equal(t.customer.n[BW_OUT_DEFERRED], 1);
+  assert_int_equal(t.notifications.n[BW_OUT_SENT], 1);
+  assert_int_equal(t.pending, 0);
+  bw_agg_key_t *k;
+  size_t n = bw_agg_keys(f.a, BW_AGG_SENDER, &k);
+  assert_int_equal(key(k, n, "shop.example")->total.n[BW_OUT_SENT], 1);
+  free(k);
+  fx_free(&f);
+}
+
+/* 10 million queue ids must not grow memory: the table evicts. Here a
+ * cap of 16 and 1000 messages never removed. */
+static void test_eviction_is_counted(void **state) {
+  (void)state;
+  bw_agg_opts_t o;
+  bw_agg_opts_default(&o);
+  o.max_messages = 16;
+  fx_t f = fx_new(&o);
+  char line[512];
+  for (int i = 0; i < 1000; i++) {
+    snprintf(line, sizeof(line), QM "%010X: from=<s@bulk.example>, size=1, nrcpt=1 (queue active)", i + 0x100000);
+    feed(&f, line, 0);
+  }
+  /* The first message is long gone: its delivery counts under unknown. */
+  snprintf(line, sizeof(line), SM "%010X: to=<r@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", 0x100000);
+  feed(&f, line, 0);
+  snprintf(line, sizeof(line), SM "%010X: to=<r@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", 0x100000 + 999);
+  feed(&f, line, 0);
+  bw_agg_finish(f.a);
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.evicted_messages, 1000 - 16);
+  assert_int_equal(t.unknown_sender, 1);
+  assert_int_equal(t.customer.n[BW_OUT_SENT], 2);
+  fx_free(&f);
+}
+
+/* 3 % bounces from 12:00 for an hour with 200 outcomes: the 1 h window
+ * breaches once the volume reaches 100, and closes when the bad hour has
+ * left the window (silence after it). */
+static void test_window_breach_opens_and_closes(void **state) {
+  (void)state;
+  bw_agg_opts_t o;
+  bw_agg_opts_default(&o);
+  o.nwindows = 1;
+  o.windows_s[0] = 3600;
+  fx_t f = fx_new(&o);
+  char line[512];
+  feed(&f, QM "ABCDEF1234: from=<s@acme.example>, size=1, nrcpt=200 (queue active)", 0);
+  for (int i = 0; i < 200; i++) {
+    int bad = i % 10 == 9 ? 1 : 0; /* 10 % */
+    snprintf(line, sizeof(line),
+             "2024-05-01T12:%02d:%02d+00:00 mx1 postfix/smtp[3]: ABCDEF1234: to=<r%d@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=%s, status=%s (x)",
+             i * 15 / 60, i * 15 % 60, i, bad ? "5.1.1" : "2.0.0",
+             bad ? "bounced" : "sent");
+    feed(&f, line, bad ? BW_REASON_USERUNKNOWN : 0);
+  }
+  /* A lone line two hours later moves the log time on. */
+  feed(&f, "2024-05-01T15:00:00+00:00 mx1 postfix/qmgr[2]: ABCDEF1234: removed", 0);
+  bw_agg_finish(f.a);
+  bw_agg_key_t *k;
+  size_t n = bw_agg_keys(f.a, BW_AGG_SENDER, &k);
+  const bw_agg_key_t *s = key(k, n, "acme.example");
+  assert_non_null(s);
+  assert_int_equal(s->nbreaches, 1);
+  char t0[40], t1[40];
+  bw__format_time(s->breaches[0].start_us, t0);
+  /* The 100th outcome (i = 99) is at 12:24:45. */
+  assert_string_equal(t0, "2024-05-01T12:24:45.000000Z");
+  assert_true(s->breaches[0].end_us != 0);
+  bw__format_time(s->breaches[0].end_us, t1);
+  /* Buckets of 5 min: the window holds fewer than 100 outcomes from the
+   * bucket at 13:30 on (12:25-12:30 has left, 125 - ... ). */
+  assert_true(strcmp(t1, "2024-05-01T13:00:00.000000Z") > 0);
+  assert_true(strcmp(t1, "2024-05-01T14:00:00.000000Z") <= 0);
+  assert_true(s->breaches[0].peak_rate >= 0.099 && s->breaches[0].peak_rate <= 0.11);
+  /* At the end (15:00) the 1 h window is empty. */
+  assert_int_equal(s->window[0].n[BW_OUT_SENT] + s->window[0].n[BW_OUT_BOUNCED], 0);
+  assert_true(s->nseries > 0);
+  free(k);
+  fx_free(&f);
+}
+
+static void test_domain_cap_other(void **state) {
+  (void)state;
+  bw_agg_opts_t o;
+  bw_agg_opts_default(&o);
+  o.max_domains = 16;
+  fx_t f = fx_new(&o);
+  char line[512];
+  for (int i = 0; i < 40; i++) {
+    snprintf(line, sizeof(line), QM "%010X: from=<s@d%d.example>, size=1, nrcpt=1 (queue active)", i + 0x200000, i);
+    feed(&f, line, 0);
+    snprintf(line, sizeof(line), SM "%010X: to=<r@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)", i + 0x200000);
+    feed(&f, line, 0);
+  }
+  bw_agg_finish(f.a);
+  bw_agg_key_t *k;
+  size_t n = bw_agg_keys(f.a, BW_AGG_SENDER, &k);
+  const bw_agg_key_t *other = key(k, n, "other");
+  assert_non_null(other);
+  /* 16 slots: "unknown" and 15 domains; the other 25 go to "other". */
+  assert_int_equal(other->total.n[BW_OUT_SENT], 25);
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_true(t.other_domains >= 25);
+  free(k);
+  fx_free(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_final_outcome_once),
+      cmocka_unit_test(test_notifications_probes_unknown_recycled),
+      cmocka_unit_test(test_exim_flow),
+      cmocka_unit_test(test_eviction_is_counted),
+      cmocka_unit_test(test_window_breach_opens_and_closes),
+      cmocka_unit_test(test_domain_cap_other),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
