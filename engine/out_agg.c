@@ -7,26 +7,13 @@
 #include "logtime.h"
 #include "out_agg.h"
 
-static void jkey(bw_out_t *o, int *first, const char *k) {
-  if (!*first)
-    bw__out_write(o, ",", 1);
-  *first = 0;
-  bw__out_json_str(o, k, strlen(k));
-  bw__out_write(o, ":", 1);
-}
-
-static void ju(bw_out_t *o, int *f, const char *k, uint64_t v) {
-  jkey(o, f, k);
-  bw__out_u64(o, v);
-}
-
 static void jd(bw_out_t *o, int *f, const char *k, double v) {
-  jkey(o, f, k);
+  bw__out_json_key(o, f, k);
   bw__out_printf(o, "%.6f", v);
 }
 
 static void jtime(bw_out_t *o, int *f, const char *k, int64_t us) {
-  jkey(o, f, k);
+  bw__out_json_key(o, f, k);
   if (us == 0) {
     bw__out_str(o, "null");
     return;
@@ -37,7 +24,7 @@ static void jtime(bw_out_t *o, int *f, const char *k, int64_t us) {
 }
 
 static void jstr(bw_out_t *o, int *f, const char *k, const char *v) {
-  jkey(o, f, k);
+  bw__out_json_key(o, f, k);
   if (v == NULL)
     bw__out_str(o, "null");
   else
@@ -49,30 +36,30 @@ static uint64_t finals(const bw_counts_t *c) {
 }
 
 static void counts_json(bw_out_t *o, int *f, const bw_counts_t *c) {
-  ju(o, f, "sent", c->n[BW_OUT_SENT]);
-  ju(o, f, "bounced", c->n[BW_OUT_BOUNCED]);
-  ju(o, f, "expired", c->n[BW_OUT_EXPIRED]);
-  ju(o, f, "final", finals(c));
-  ju(o, f, "deferred", c->n[BW_OUT_DEFERRED]);
-  ju(o, f, "hard", c->n[BW_OUT_HARD]);
-  ju(o, f, "complaints", c->n[BW_OUT_COMPLAINTS]);
+  bw__out_json_u64(o, f, "sent", c->n[BW_OUT_SENT]);
+  bw__out_json_u64(o, f, "bounced", c->n[BW_OUT_BOUNCED]);
+  bw__out_json_u64(o, f, "expired", c->n[BW_OUT_EXPIRED]);
+  bw__out_json_u64(o, f, "final", finals(c));
+  bw__out_json_u64(o, f, "deferred", c->n[BW_OUT_DEFERRED]);
+  bw__out_json_u64(o, f, "hard", c->n[BW_OUT_HARD]);
+  bw__out_json_u64(o, f, "complaints", c->n[BW_OUT_COMPLAINTS]);
   jd(o, f, "bounce_rate", bw_bounce_rate(c));
   jd(o, f, "hard_rate", bw_hard_rate(c));
   jd(o, f, "deferral_rate", bw_deferral_rate(c));
   jd(o, f, "complaint_rate", bw_complaint_rate(c));
-  jkey(o, f, "by_reason");
+  bw__out_json_key(o, f, "by_reason");
   int g = 1;
   bw__out_str(o, "{");
   for (int r = 0; r < BW_REASON__COUNT; r++)
     if (c->by_reason[r] > 0)
-      ju(o, &g, bw_reason_name((bw_reason_t)r), c->by_reason[r]);
+      bw__out_json_u64(o, &g, bw_reason_name((bw_reason_t)r), c->by_reason[r]);
   bw__out_str(o, "}");
-  jkey(o, f, "by_group");
+  bw__out_json_key(o, f, "by_group");
   g = 1;
   bw__out_str(o, "{");
   for (int r = 1; r < BW_GROUP__COUNT; r++)
     if (c->by_group[r] > 0)
-      ju(o, &g, bw_group_name((bw_group_t)r), c->by_group[r]);
+      bw__out_json_u64(o, &g, bw_group_name((bw_group_t)r), c->by_group[r]);
   bw__out_str(o, "}");
 }
 
@@ -82,9 +69,9 @@ static void tops_json(bw_out_t *o, const bw_agg_top_t *t, size_t n) {
     int f = 1;
     bw__out_str(o, i ? ",{" : "{");
     jstr(o, &f, "name", t[i].name);
-    ju(o, &f, "final", t[i].final);
-    ju(o, &f, "bounced", t[i].bounced);
-    ju(o, &f, "error", t[i].error);
+    bw__out_json_u64(o, &f, "final", t[i].final);
+    bw__out_json_u64(o, &f, "bounced", t[i].bounced);
+    bw__out_json_u64(o, &f, "error", t[i].error);
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");
@@ -102,38 +89,38 @@ static void key_json(bw_out_t *o, const bw_agg_report_t *r,
     bw__out_str(o, "}");
     return;
   }
-  jkey(o, &f, "windows");
+  bw__out_json_key(o, &f, "windows");
   bw__out_str(o, "[");
   for (size_t w = 0; w < r->opts->nwindows; w++) {
     int g = 1;
     const bw_counts_t *c = &k->window[w];
     bw__out_str(o, w ? ",{" : "{");
-    ju(o, &g, "window_s", (uint64_t)r->opts->windows_s[w]);
-    ju(o, &g, "final", c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED]);
-    ju(o, &g, "bounced", c->n[BW_OUT_BOUNCED]);
+    bw__out_json_u64(o, &g, "window_s", (uint64_t)r->opts->windows_s[w]);
+    bw__out_json_u64(o, &g, "final", c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED]);
+    bw__out_json_u64(o, &g, "bounced", c->n[BW_OUT_BOUNCED]);
     jd(o, &g, "bounce_rate", bw_bounce_rate(c));
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");
-  jkey(o, &f, "breaches");
+  bw__out_json_key(o, &f, "breaches");
   bw__out_str(o, "[");
   for (size_t i = 0; i < k->nbreaches; i++) {
     const bw_breach_t *b = &k->breaches[i];
     int g = 1;
     bw__out_str(o, i ? ",{" : "{");
     jstr(o, &g, "kind", b->kind ? "complaint_rate" : "bounce_rate");
-    ju(o, &g, "window_s", (uint64_t)r->opts->windows_s[b->window]);
+    bw__out_json_u64(o, &g, "window_s", (uint64_t)r->opts->windows_s[b->window]);
     jtime(o, &g, "start", b->start_us);
     jtime(o, &g, "end", b->end_us);
     jd(o, &g, "peak_rate", b->peak_rate);
-    ju(o, &g, "volume_at_peak", b->volume);
+    bw__out_json_u64(o, &g, "volume_at_peak", b->volume);
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");
-  ju(o, &f, "breaches_dropped", k->breaches_dropped);
-  jkey(o, &f, "providers");
+  bw__out_json_u64(o, &f, "breaches_dropped", k->breaches_dropped);
+  bw__out_json_key(o, &f, "providers");
   tops_json(o, k->top_provider, k->ntop_provider);
-  jkey(o, &f, "recipient_domains");
+  bw__out_json_key(o, &f, "recipient_domains");
   tops_json(o, k->top_rcpt, k->ntop_rcpt);
   bw__out_str(o, "}");
 }
@@ -153,14 +140,14 @@ void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
   const bw_agg_totals_t *t = r->totals;
   int f = 1;
   bw__out_str(o, "{");
-  ju(o, &f, "version", 1);
-  jkey(o, &f, "thresholds");
+  bw__out_json_u64(o, &f, "version", 1);
+  bw__out_json_key(o, &f, "thresholds");
   int g = 1;
   bw__out_str(o, "{");
   jd(o, &g, "bounce_rate", r->opts->bounce_threshold);
   jd(o, &g, "complaint_rate", r->opts->complaint_threshold);
-  ju(o, &g, "min_volume", r->opts->min_volume);
-  jkey(o, &g, "windows_s");
+  bw__out_json_u64(o, &g, "min_volume", r->opts->min_volume);
+  bw__out_json_key(o, &g, "windows_s");
   bw__out_str(o, "[");
   for (size_t w = 0; w < r->opts->nwindows; w++) {
     if (w)
@@ -168,37 +155,37 @@ void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
     bw__out_u64(o, (uint64_t)r->opts->windows_s[w]);
   }
   bw__out_str(o, "]}");
-  jkey(o, &f, "log_time");
+  bw__out_json_key(o, &f, "log_time");
   g = 1;
   bw__out_str(o, "{");
   jtime(o, &g, "first", t->first_us);
   jtime(o, &g, "last", t->last_us);
   bw__out_str(o, "}");
-  jkey(o, &f, "totals");
+  bw__out_json_key(o, &f, "totals");
   g = 1;
   bw__out_str(o, "{");
-  ju(o, &g, "messages", t->messages);
+  bw__out_json_u64(o, &g, "messages", t->messages);
   counts_json(o, &g, &t->customer);
-  ju(o, &g, "pending", t->pending);
-  ju(o, &g, "unknown_sender", t->unknown_sender);
-  ju(o, &g, "evicted_messages", t->evicted_messages);
-  ju(o, &g, "untracked_deferrals", t->untracked);
-  ju(o, &g, "other_domains", t->other_domains);
-  ju(o, &g, "probes", t->probes);
-  jkey(o, &g, "notifications");
+  bw__out_json_u64(o, &g, "pending", t->pending);
+  bw__out_json_u64(o, &g, "unknown_sender", t->unknown_sender);
+  bw__out_json_u64(o, &g, "evicted_messages", t->evicted_messages);
+  bw__out_json_u64(o, &g, "untracked_deferrals", t->untracked);
+  bw__out_json_u64(o, &g, "other_domains", t->other_domains);
+  bw__out_json_u64(o, &g, "probes", t->probes);
+  bw__out_json_key(o, &g, "notifications");
   int h = 1;
   bw__out_str(o, "{");
   counts_json(o, &h, &t->notifications);
   bw__out_str(o, "}}");
-  jkey(o, &f, "sender_domains");
+  bw__out_json_key(o, &f, "sender_domains");
   table_json(o, r, r->senders, r->nsenders, 1);
-  jkey(o, &f, "registrable_domains");
+  bw__out_json_key(o, &f, "registrable_domains");
   table_json(o, r, r->registrable, r->nregistrable, 0);
-  jkey(o, &f, "recipient_domains");
+  bw__out_json_key(o, &f, "recipient_domains");
   table_json(o, r, r->rcpt, r->nrcpt, 0);
-  jkey(o, &f, "providers");
+  bw__out_json_key(o, &f, "providers");
   table_json(o, r, r->providers, r->nproviders, 0);
-  jkey(o, &f, "replay");
+  bw__out_json_key(o, &f, "replay");
   bw__report_json_obj(o, r->replay);
   bw__out_str(o, "}\n");
 }

@@ -130,3 +130,16 @@ void bw__out_json_span(bw_out_t *o, bw_span_t s) {
   else
     bw__out_json_str(o, s.p, s.len);
 }
+
+void bw__out_json_key(bw_out_t *o, int *first, const char *k) {
+  if (!*first)
+    bw__out_write(o, ",", 1);
+  *first = 0;
+  bw__out_json_str(o, k, strlen(k));
+  bw__out_write(o, ":", 1);
+}
+
+void bw__out_json_u64(bw_out_t *o, int *first, const char *k, uint64_t v) {
+  bw__out_json_key(o, first, k);
+  bw__out_u64(o, v);
+}

@@ -31,4 +31,9 @@ void bw__out_printf(bw_out_t *o, const char *fmt, ...)
 void bw__out_json_str(bw_out_t *o, const char *p, size_t n);
 void bw__out_json_span(bw_out_t *o, bw_span_t s);
 
+/* An object member's key ("k":), preceded by a comma unless *first, which
+ * it then clears; and a key with an unsigned value. */
+void bw__out_json_key(bw_out_t *o, int *first, const char *k);
+void bw__out_json_u64(bw_out_t *o, int *first, const char *k, uint64_t v);
+
 #endif

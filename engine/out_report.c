@@ -9,19 +9,6 @@ static const char *const mta_names[3] = {"none", "postfix", "exim"};
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void key(bw_out_t *o, int *first, const char *k) {
-  if (!*first)
-    bw__out_write(o, ",", 1);
-  *first = 0;
-  bw__out_json_str(o, k, strlen(k));
-  bw__out_write(o, ":", 1);
-}
-
-static void kv_u64(bw_out_t *o, int *first, const char *k, uint64_t v) {
-  key(o, first, k);
-  bw__out_u64(o, v);
-}
-
 void bw__report_json(bw_out_t *o, const bw_report_in_t *in) {
   bw__report_json_obj(o, in);
   bw__out_str(o, "\n");
@@ -31,128 +18,128 @@ void bw__report_json_obj(bw_out_t *o, const bw_report_in_t *in) {
   const bw_replay_stats_t *s = in->stats;
   int f = 1;
   bw__out_str(o, "{");
-  kv_u64(o, &f, "version", 1);
-  key(o, &f, "complete");
+  bw__out_json_u64(o, &f, "version", 1);
+  bw__out_json_key(o, &f, "complete");
   bw__out_str(o, s->files_failed == 0 ? "true" : "false");
-  key(o, &f, "elapsed_seconds");
+  bw__out_json_key(o, &f, "elapsed_seconds");
   bw__out_printf(o, "%.3f", in->elapsed_s);
-  kv_u64(o, &f, "bytes_read", s->bytes_read);
-  kv_u64(o, &f, "bytes_decoded", s->bytes_decoded);
-  kv_u64(o, &f, "lines", s->lines);
+  bw__out_json_u64(o, &f, "bytes_read", s->bytes_read);
+  bw__out_json_u64(o, &f, "bytes_decoded", s->bytes_decoded);
+  bw__out_json_u64(o, &f, "lines", s->lines);
 
-  key(o, &f, "lines_by_kind");
+  bw__out_json_key(o, &f, "lines_by_kind");
   int g = 1;
   bw__out_str(o, "{");
   for (int k = 0; k < BW_KIND__COUNT; k++)
-    kv_u64(o, &g, bw_kind_name((bw_kind_t)k), s->by_kind[k]);
+    bw__out_json_u64(o, &g, bw_kind_name((bw_kind_t)k), s->by_kind[k]);
   bw__out_str(o, "}");
 
-  key(o, &f, "lines_by_mta");
+  bw__out_json_key(o, &f, "lines_by_mta");
   g = 1;
   bw__out_str(o, "{");
   for (int k = 0; k < 3; k++)
-    kv_u64(o, &g, mta_names[k], s->by_mta[k]);
+    bw__out_json_u64(o, &g, mta_names[k], s->by_mta[k]);
   bw__out_str(o, "}");
 
-  key(o, &f, "deliveries");
+  bw__out_json_key(o, &f, "deliveries");
   g = 1;
   bw__out_str(o, "{");
-  kv_u64(o, &g, "total", s->deliveries);
-  key(o, &g, "by_status");
+  bw__out_json_u64(o, &g, "total", s->deliveries);
+  bw__out_json_key(o, &g, "by_status");
   int h = 1;
   bw__out_str(o, "{");
   for (int k = 1; k < BW_STATUS__COUNT; k++)
-    kv_u64(o, &h, bw_status_name((bw_status_t)k), s->by_status[k]);
+    bw__out_json_u64(o, &h, bw_status_name((bw_status_t)k), s->by_status[k]);
   bw__out_str(o, "}");
-  key(o, &g, "by_dsn_class");
+  bw__out_json_key(o, &g, "by_dsn_class");
   h = 1;
   bw__out_str(o, "{");
-  kv_u64(o, &h, "2", s->by_dsn_class[2]);
-  kv_u64(o, &h, "4", s->by_dsn_class[4]);
-  kv_u64(o, &h, "5", s->by_dsn_class[5]);
-  kv_u64(o, &h, "none", s->by_dsn_class[0]);
+  bw__out_json_u64(o, &h, "2", s->by_dsn_class[2]);
+  bw__out_json_u64(o, &h, "4", s->by_dsn_class[4]);
+  bw__out_json_u64(o, &h, "5", s->by_dsn_class[5]);
+  bw__out_json_u64(o, &h, "none", s->by_dsn_class[0]);
   bw__out_str(o, "}");
-  key(o, &g, "by_dsn_subject");
+  bw__out_json_key(o, &g, "by_dsn_subject");
   h = 1;
   bw__out_str(o, "{");
   for (int c = 2; c <= 5; c++)
     for (int sub = 0; sub < 8; sub++)
       if (s->by_dsn_subject[c][sub] > 0) {
         char name[8] = {(char)('0' + c), '.', (char)('0' + sub), 0};
-        kv_u64(o, &h, name, s->by_dsn_subject[c][sub]);
+        bw__out_json_u64(o, &h, name, s->by_dsn_subject[c][sub]);
       }
   bw__out_str(o, "}");
-  kv_u64(o, &g, "classified", s->classified);
-  key(o, &g, "by_reason");
+  bw__out_json_u64(o, &g, "classified", s->classified);
+  bw__out_json_key(o, &g, "by_reason");
   h = 1;
   bw__out_str(o, "{");
   for (int k = 0; k < BW_REASON__COUNT; k++)
     if (s->by_reason[k] > 0)
-      kv_u64(o, &h, bw_reason_name((bw_reason_t)k), s->by_reason[k]);
+      bw__out_json_u64(o, &h, bw_reason_name((bw_reason_t)k), s->by_reason[k]);
   bw__out_str(o, "}");
-  key(o, &g, "by_group");
+  bw__out_json_key(o, &g, "by_group");
   h = 1;
   bw__out_str(o, "{");
   for (int k = 1; k < BW_GROUP__COUNT; k++)
-    kv_u64(o, &h, bw_group_name((bw_group_t)k), s->by_group[k]);
+    bw__out_json_u64(o, &h, bw_group_name((bw_group_t)k), s->by_group[k]);
   bw__out_str(o, "}");
-  kv_u64(o, &g, "hard", s->hard);
-  kv_u64(o, &g, "soft", s->soft);
-  key(o, &g, "by_stage");
+  bw__out_json_u64(o, &g, "hard", s->hard);
+  bw__out_json_u64(o, &g, "soft", s->soft);
+  bw__out_json_key(o, &g, "by_stage");
   h = 1;
   bw__out_str(o, "{");
   for (int k = 0; k < BW_STAGE__COUNT; k++)
-    kv_u64(o, &h, bw_stage_name((bw_stage_t)k), s->by_stage[k]);
+    bw__out_json_u64(o, &h, bw_stage_name((bw_stage_t)k), s->by_stage[k]);
   bw__out_str(o, "}");
   bw__out_str(o, "}");
 
-  key(o, &f, "skipped");
+  bw__out_json_key(o, &f, "skipped");
   g = 1;
   bw__out_str(o, "{");
-  kv_u64(o, &g, "total", s->long_lines + s->partial_tails);
-  kv_u64(o, &g, "long_lines", s->long_lines);
-  kv_u64(o, &g, "partial_tails", s->partial_tails);
-  kv_u64(o, &g, "max_line", in->max_line);
-  key(o, &g, "samples");
+  bw__out_json_u64(o, &g, "total", s->long_lines + s->partial_tails);
+  bw__out_json_u64(o, &g, "long_lines", s->long_lines);
+  bw__out_json_u64(o, &g, "partial_tails", s->partial_tails);
+  bw__out_json_u64(o, &g, "max_line", in->max_line);
+  bw__out_json_key(o, &g, "samples");
   bw__out_str(o, "[");
   for (size_t i = 0; i < s->nskips; i++) {
     const bw_skip_t *k = &s->skips[i];
     h = 1;
     bw__out_str(o, i ? ",{" : "{");
-    key(o, &h, "file");
+    bw__out_json_key(o, &h, "file");
     bw__out_json_str(o, s->files[k->file].path, strlen(s->files[k->file].path));
-    kv_u64(o, &h, "line", k->line_no);
-    kv_u64(o, &h, "bytes", k->bytes);
-    key(o, &h, "why");
+    bw__out_json_u64(o, &h, "line", k->line_no);
+    bw__out_json_u64(o, &h, "bytes", k->bytes);
+    bw__out_json_key(o, &h, "why");
     bw__out_json_str(o, k->why, strlen(k->why));
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]}");
 
-  key(o, &f, "files");
+  bw__out_json_key(o, &f, "files");
   bw__out_str(o, "[");
   for (size_t i = 0; i < s->nfiles; i++) {
     const bw_file_stats_t *fs = &s->files[i];
     h = 1;
     bw__out_str(o, i ? ",{" : "{");
-    key(o, &h, "path");
+    bw__out_json_key(o, &h, "path");
     bw__out_json_str(o, fs->path, strlen(fs->path));
-    key(o, &h, "format");
+    bw__out_json_key(o, &h, "format");
     bw__out_json_str(o, bw_format_name(fs->format),
                      strlen(bw_format_name(fs->format)));
-    kv_u64(o, &h, "bytes_read", fs->bytes_read);
-    kv_u64(o, &h, "bytes_decoded", fs->bytes_decoded);
-    kv_u64(o, &h, "lines", fs->lines);
-    kv_u64(o, &h, "long_lines", fs->long_lines);
-    kv_u64(o, &h, "tail_bytes_skipped", fs->tail_bytes);
-    key(o, &h, "complete");
+    bw__out_json_u64(o, &h, "bytes_read", fs->bytes_read);
+    bw__out_json_u64(o, &h, "bytes_decoded", fs->bytes_decoded);
+    bw__out_json_u64(o, &h, "lines", fs->lines);
+    bw__out_json_u64(o, &h, "long_lines", fs->long_lines);
+    bw__out_json_u64(o, &h, "tail_bytes_skipped", fs->tail_bytes);
+    bw__out_json_key(o, &h, "complete");
     bw__out_str(o, fs->error == 0 ? "true" : "false");
-    key(o, &h, "error");
+    bw__out_json_key(o, &h, "error");
     if (fs->error == 0)
       bw__out_str(o, "null");
     else
       bw__out_json_str(o, fs->errmsg, strlen(fs->errmsg));
-    key(o, &h, "error_offset");
+    bw__out_json_key(o, &h, "error_offset");
     if (fs->error == 0)
       bw__out_str(o, "null");
     else
