@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bouncewatch/error.h"
 #include "cli.h"
@@ -113,6 +114,60 @@ bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
     return NULL;
   }
   return r;
+}
+
+void bw__progress_init(bw_progress_t *p, const char *const *paths, size_t n) {
+  memset(p, 0, sizeof(*p));
+  p->paths = paths;
+  p->n = n;
+  if (!isatty(STDERR_FILENO))
+    return;
+  for (size_t i = 0; i < n; i++) {
+    struct stat st;
+    if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 &&
+        S_ISREG(st.st_mode))
+      p->total += (uint64_t)st.st_size;
+  }
+  /* Small inputs finish before a bar would help. */
+  p->enabled = p->total >= (64u << 20);
+  p->last_print = -1.0; /* draw at the first block */
+  clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+void bw__progress_cb(void *arg, size_t file, uint64_t file_bytes_read) {
+  bw_progress_t *p = arg;
+  if (!p->enabled)
+    return;
+  while (p->cur_file < file) {
+    struct stat st;
+    if (stat(p->paths[p->cur_file], &st) == 0 && S_ISREG(st.st_mode))
+      p->done_before += (uint64_t)st.st_size;
+    p->cur_file++;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double t = (double)(now.tv_sec - p->start.tv_sec) +
+             (double)(now.tv_nsec - p->start.tv_nsec) / 1e9;
+  if (t - p->last_print < 0.25)
+    return;
+  p->last_print = t;
+  uint64_t done = p->done_before + file_bytes_read;
+  double frac = p->total ? (double)done / (double)p->total : 0.0;
+  if (frac > 1.0)
+    frac = 1.0;
+  char bar[41];
+  int fill = (int)(frac * 40.0);
+  for (int i = 0; i < 40; i++)
+    bar[i] = i < fill ? '=' : ' ';
+  bar[40] = '\0';
+  fprintf(stderr, "\r[%s] %3.0f%%  %.0f MB/s read  %s", bar, 100.0 * frac,
+          t > 0 ? (double)done / t / 1e6 : 0.0, p->paths[file]);
+  p->shown = 1;
+}
+
+void bw__progress_done(bw_progress_t *p) {
+  if (p->shown)
+    fputs("\r\033[K", stderr); /* clear the bar before the report */
 }
 
 int bw__cli_run(bw_replay_t *r, const char *const *paths, size_t n,

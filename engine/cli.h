@@ -4,7 +4,9 @@
 #ifndef BW_CLI_H
 #define BW_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "bouncewatch/classify.h"
 #include "bouncewatch/replay.h"
@@ -46,6 +48,21 @@ const char *bw__cli_rules_dir(const char *given);
  * after saying so. cache_dir NULL: the default cache. */
 bw_rules_t *bw__cli_load_rules(const char *cmd, const char *given_dir,
                                const char *cache_dir);
+
+/* The progress bar on stderr: shown only when stderr is a terminal and
+ * the regular input files add up to 64 MiB or more; redrawn at most four
+ * times a second from the replay's per-block callback. */
+typedef struct {
+  const char *const *paths;
+  size_t n, cur_file;
+  uint64_t total, done_before;
+  struct timespec start;
+  double last_print;
+  int enabled, shown;
+} bw_progress_t;
+void bw__progress_init(bw_progress_t *p, const char *const *paths, size_t n);
+void bw__progress_cb(void *arg, size_t file, uint64_t file_bytes_read);
+void bw__progress_done(bw_progress_t *p);
 
 /* Run the replay, time it, and name every failed file and every file
  * with skipped lines on stderr. Returns bw_replay_run()'s result. */

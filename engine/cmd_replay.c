@@ -149,6 +149,10 @@ int bw__cmd_replay(int argc, char **argv) {
 
   bw__out_init(&out, stdout);
   bw__out_init(&err, stderr);
+  bw_progress_t prog;
+  bw__progress_init(&prog, a.paths, a.npaths);
+  a.ro.progress_cb = bw__progress_cb;
+  a.ro.progress_arg = &prog;
   int e = bw_replay_new(&a.ro, a.events ? on_event : NULL, &a, &r);
   if (e != 0) {
     fprintf(stderr, "bouncewatch replay: %s\n", bw_strerror(e));
@@ -156,6 +160,7 @@ int bw__cmd_replay(int argc, char **argv) {
   }
   double elapsed;
   int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
+  bw__progress_done(&prog);
   const bw_replay_stats_t *s = bw_replay_stats(r);
   size_t max_line = a.ro.max_line ? a.ro.max_line : BW_DEFAULT_MAX_LINE;
 

@@ -252,12 +252,17 @@ int bw__cmd_report(int argc, char **argv) {
     goto done;
   }
   a.ro.rules = rules;
+  bw_progress_t prog;
+  bw__progress_init(&prog, a.paths, a.npaths);
+  a.ro.progress_cb = bw__progress_cb;
+  a.ro.progress_arg = &prog;
   if ((e = bw_replay_new(&a.ro, feed, agg, &r)) != 0) {
     fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
     goto done;
   }
   double elapsed;
   int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
+  bw__progress_done(&prog);
   bw_agg_finish(agg);
 
   bw_agg_totals_t t;

@@ -28,6 +28,7 @@ typedef struct {
   size_t len;
   size_t file;
   unsigned flags;
+  uint64_t read_pos; /* bytes of the file read when the block was shipped */
 } block_t;
 
 /* A bounded FIFO of block indices; the reader and the consumer each own
@@ -199,6 +200,7 @@ static ssize_t read_some(int fd, uint8_t *buf, size_t n) {
 
 /* Hand the current block to the consumer and take a fresh one. */
 static block_t *ship(bw_replay_t *r, block_t *b, size_t file) {
+  b->read_pos = r->stats.files[file].bytes_read;
   put(r, &r->full_q, b);
   block_t *nb = take(r, &r->free_q);
   nb->len = 0;
@@ -364,6 +366,7 @@ done:
   if (fd >= 0 && !is_stdin)
     close(fd);
   b->flags |= BLK_FILE_END;
+  b->read_pos = fs->bytes_read;
   put(r, &r->full_q, b);
 }
 
@@ -507,6 +510,8 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
           rc = fs->error;
       }
     }
+    if (r->opts.progress_cb != NULL)
+      r->opts.progress_cb(r->opts.progress_arg, b->file, b->read_pos);
     put(r, &r->free_q, b);
   }
   uv_thread_join(&reader);

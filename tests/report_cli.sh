@@ -42,6 +42,16 @@ check "html names the domain" "$(grep -q 'example.org' "$TMP/r.html" && echo yes
 "$BW" report --window 100 "$DATA/sample.log" > /dev/null 2>&1
 check "window not a multiple of the bucket" $? 1
 
+# The progress bar: only on a terminal (script(1) gives one), only for
+# inputs of 64 MiB or more, and cleared before the report.
+cp "$DATA/sample.log" "$TMP/big.log"
+for i in $(seq 1 14); do cat "$TMP/big.log" "$TMP/big.log" > "$TMP/big2.log"; mv "$TMP/big2.log" "$TMP/big.log"; done
+script -qec "'$BW' report --json '$TMP/big.log' > '$TMP/big.json'" /dev/null > "$TMP/tty.out" 2>&1
+check "progress bar on a terminal" "$(tr '\r' '\n' < "$TMP/tty.out" | grep -c '^\[=*  *\] *[0-9]*%' | awk '{print ($1 > 0)}')" 1
+"$BW" report --json "$TMP/big.log" > "$TMP/big2.json" 2> "$TMP/notty.err"
+check "no progress bar off a terminal" "$(grep -c '%' "$TMP/notty.err")" 0
+check "big log counted" "$(jq '.replay.lines' "$TMP/big2.json")" $((33 * 16384))
+
 if [ "$fails" -gt 0 ]; then
   echo "$fails check(s) failed"
   exit 1

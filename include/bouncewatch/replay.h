@@ -27,6 +27,10 @@ typedef struct {
   /* Rules to classify deferred, bounced and expired deliveries with;
    * NULL: no classification. Borrowed: must outlive the replay. */
   const bw_rules_t *rules;
+  /* Called on the consuming thread after each block (never per line):
+   * file index and the bytes of that file read so far. NULL: none. */
+  void (*progress_cb)(void *arg, size_t file, uint64_t file_bytes_read);
+  void *progress_arg;
 } bw_replay_opts_t;
 
 /* Where an event came from. `path` lives as long as the replay. */
