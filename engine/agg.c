@@ -19,6 +19,8 @@
 #define MAX_BREACHES 64
 #define KEY_MAX 48 /* instance + queue id, or an Exim id */
 
+static uint64_t key_hash(const char *k, size_t n);
+
 /* ---- per-key statistics ------------------------------------------------ */
 
 typedef struct {
@@ -87,7 +89,10 @@ struct bw_agg_s {
   /* providers.tsv: suffix -> provider name id */
   bw_intern_t prov_suffix;
   uint32_t *prov_of_suffix;
-  uint32_t *prov_of_rcpt; /* cache by rcpt-domain id, +1, 0 = unknown */
+  uint32_t *prov_of_rcpt; /* by rcpt-domain id: provider + 1, 0 = not
+                             looked up, NO_DOMAIN_MATCH = not listed */
+  uint64_t *relay_hash;   /* by rcpt-domain id: last relay host's hash */
+  uint32_t *relay_prov;   /* ... and its provider */
   const psl_ctx_t *psl;
   /* Messages in flight: records msgs[max_messages], an open-addressing
    * index of record + 1 (linear probing, backward-shift deletion), a free
@@ -118,6 +123,10 @@ double bw_deferral_rate(const bw_counts_t *c) {
                c->n[BW_OUT_EXPIRED] + c->n[BW_OUT_DEFERRED];
   return f ? (double)c->n[BW_OUT_DEFERRED] / (double)f : 0.0;
 }
+double bw_window_rate(const bw_window_counts_t *w) {
+  return w->final ? (double)w->bounced / (double)w->final : 0.0;
+}
+
 double bw_complaint_rate(const bw_counts_t *c) {
   return c->n[BW_OUT_SENT]
              ? (double)c->n[BW_OUT_COMPLAINTS] / (double)c->n[BW_OUT_SENT]
@@ -242,26 +251,36 @@ static uint32_t provider_of_host(const bw_agg_t *a, const char *h, size_t n) {
   return UINT32_MAX;
 }
 
+/* The provider of a recipient domain: its own suffix if listed (cached
+ * per domain), else the relay host's (hosted domains: Google Workspace,
+ * Exchange Online), cached per domain for the last relay seen, since one
+ * domain's mail goes to the same MX hosts over and over. */
+#define NO_DOMAIN_MATCH UINT32_MAX
 static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
-  if (a->prov_of_rcpt[rcpt_dom] != 0)
-    return a->prov_of_rcpt[rcpt_dom] - 1;
-  const char *name = a->rcpt.names.names[rcpt_dom];
-  uint32_t p = provider_of_host(a, name, strlen(name));
-  if (p == UINT32_MAX && relay.len > 0) {
-    /* Hosted domains: the MX host names the provider (Google Workspace,
-     * Exchange Online); not cached, it depends on the relay. */
-    size_t n = 0;
-    while (n < relay.len && relay.p[n] != '[' && relay.p[n] != ' ' &&
-           relay.p[n] != ':')
-      n++;
-    p = provider_of_host(a, relay.p, n);
+  uint32_t c = a->prov_of_rcpt[rcpt_dom];
+  if (c != 0 && c != NO_DOMAIN_MATCH)
+    return c - 1;
+  if (c == 0) {
+    const char *name = a->rcpt.names.names[rcpt_dom];
+    uint32_t p = provider_of_host(a, name, strlen(name));
+    a->prov_of_rcpt[rcpt_dom] = p != UINT32_MAX ? p + 1 : NO_DOMAIN_MATCH;
     if (p != UINT32_MAX)
       return p;
   }
+  size_t n = 0;
+  while (n < relay.len && relay.p[n] != '[' && relay.p[n] != ' ' &&
+         relay.p[n] != ':')
+    n++;
+  uint64_t h = n > 0 ? key_hash(relay.p, n) : 0;
+  if (h != 0 && a->relay_hash[rcpt_dom] == h)
+    return a->relay_prov[rcpt_dom];
+  uint32_t p = n > 0 ? provider_of_host(a, relay.p, n) : UINT32_MAX;
   if (p == UINT32_MAX)
     p = bw__intern(&a->prov.names, "other", 5, 0);
-  else
-    a->prov_of_rcpt[rcpt_dom] = p + 1;
+  if (h != 0) {
+    a->relay_hash[rcpt_dom] = h;
+    a->relay_prov[rcpt_dom] = p;
+  }
   return p;
 }
 
@@ -612,7 +631,10 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
       table_init(&a->prov, 512, 0))
     goto fail;
   a->prov_of_rcpt = calloc(a->o.max_domains * 2 + 2, sizeof(uint32_t));
-  if (a->prov_of_rcpt == NULL || load_providers(a, a->o.providers_file) != 0)
+  a->relay_hash = calloc(a->o.max_domains * 2 + 2, sizeof(uint64_t));
+  a->relay_prov = calloc(a->o.max_domains * 2 + 2, sizeof(uint32_t));
+  if (a->prov_of_rcpt == NULL || a->relay_hash == NULL ||
+      a->relay_prov == NULL || load_providers(a, a->o.providers_file) != 0)
     goto fail;
   a->unknown_sender = bw__intern(&a->sender.names, "unknown", 7, 0);
   keystat_t *uk = stat_of(a, &a->sender, a->unknown_sender);
@@ -660,6 +682,8 @@ void bw_agg_free(bw_agg_t *a) {
   bw__intern_free(&a->prov_suffix);
   free(a->prov_of_suffix);
   free(a->prov_of_rcpt);
+  free(a->relay_hash);
+  free(a->relay_prov);
   free(a->index);
   free(a->msgs);
   free(a->pend);
@@ -931,9 +955,9 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
                          : NULL;
     o->total = k->total;
     for (size_t w = 0; w < a->o.nwindows && k->ring != NULL; w++) {
-      o->window[w].n[BW_OUT_SENT] = k->sum[w].final - k->sum[w].bad;
-      o->window[w].n[BW_OUT_BOUNCED] = k->sum[w].bad;
-      o->window[w].n[BW_OUT_COMPLAINTS] = k->sum[w].complaints;
+      o->window[w].final = k->sum[w].final;
+      o->window[w].bounced = k->sum[w].bad;
+      o->window[w].complaints = k->sum[w].complaints;
     }
     o->breaches = k->breaches;
     o->nbreaches = k->nbreaches;

@@ -93,12 +93,12 @@ static void key_json(bw_out_t *o, const bw_agg_report_t *r,
   bw__out_str(o, "[");
   for (size_t w = 0; w < r->opts->nwindows; w++) {
     int g = 1;
-    const bw_counts_t *c = &k->window[w];
+    const bw_window_counts_t *c = &k->window[w];
     bw__out_str(o, w ? ",{" : "{");
     bw__out_json_u64(o, &g, "window_s", (uint64_t)r->opts->windows_s[w]);
-    bw__out_json_u64(o, &g, "final", c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED]);
-    bw__out_json_u64(o, &g, "bounced", c->n[BW_OUT_BOUNCED]);
-    jd(o, &g, "bounce_rate", bw_bounce_rate(c));
+    bw__out_json_u64(o, &g, "final", c->final);
+    bw__out_json_u64(o, &g, "bounced", c->bounced);
+    jd(o, &g, "bounce_rate", bw_window_rate(c));
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");

@@ -536,6 +536,11 @@ static int has_open_breach(const bw_agg_key_t *k) {
   return 0;
 }
 
+/* A window's bounce rate (bounced and expired over final outcomes). */
+static double window_rate(const bw_window_counts_t *c) {
+  return c->final ? (double)c->bounced / (double)c->final : 0.0;
+}
+
 /* Over threshold: a breach on record, or a window over the bounce
  * threshold right now on enough volume (a breach the aggregator has not
  * recorded yet, e.g. over its cap). */
@@ -543,8 +548,8 @@ static int is_over(const bw_html_in_t *in, const bw_agg_key_t *k) {
   if (k->nbreaches > 0 || k->breaches_dropped > 0)
     return 1;
   for (size_t w = 0; w < in->nwindows && w < 4; w++) {
-    const bw_counts_t *c = &k->window[w];
-    if (hot(in, bounce_rate(c), final_of(c)))
+    const bw_window_counts_t *c = &k->window[w];
+    if (hot(in, window_rate(c), c->final))
       return 1;
   }
   return 0;
@@ -575,9 +580,9 @@ static size_t top_idx(const uint64_t *v, size_t nv, size_t *idx, size_t n) {
 static void window_rates(FILE *f, const bw_html_in_t *in,
                          const bw_agg_key_t *k, const char *cls) {
   for (size_t w = 0; w < in->nwindows && w < 4; w++) {
-    const bw_counts_t *c = &k->window[w];
-    uint64_t fin = final_of(c);
-    double r = bounce_rate(c);
+    const bw_window_counts_t *c = &k->window[w];
+    uint64_t fin = c->final;
+    double r = window_rate(c);
     pf(f, "<span class=\"%s\">last ", cls);
     pdur(f, in->windows_s[w]);
     put(f, ": ");

@@ -142,8 +142,8 @@ static void build_sample(bw_html_in_t *in) {
       b_phase[s == 1 && i >= 57] += b;
       for (int w = 0; w < 2; w++)
         if (i >= NPTS - windows[w] / STEP_S) {
-          k->window[w].n[BW_OUT_SENT] += n - b;
-          k->window[w].n[BW_OUT_BOUNCED] += b;
+          k->window[w].final += n;
+          k->window[w].bounced += b;
         }
     }
     add_bounces(&k->total, b_phase[0], mix_common,

@@ -56,6 +56,13 @@ typedef struct {
   int kind;        /* 0 bounce rate, 1 complaint rate */
 } bw_breach_t;
 
+typedef struct {
+  uint64_t final, bounced, complaints;
+} bw_window_counts_t;
+
+/* (bounced) / (final) of a window, 0 without volume. */
+double bw_window_rate(const bw_window_counts_t *w);
+
 /* Heavy hitters inside a sender domain (providers or recipient domains),
  * kept by the space-saving algorithm in a fixed number of slots: counts
  * are exact for keys that stayed, over-estimates by at most `error`. */
@@ -73,9 +80,9 @@ typedef struct {
   const char *registrable; /* sender domains: libpsl's registrable domain */
   bw_counts_t total;
   /* Sender domains, per window: final outcomes in the window ending at
-   * the last log time seen, as n[BW_OUT_SENT] and n[BW_OUT_BOUNCED]
-   * (bounced and expired together: what the bounce rate counts). */
-  bw_counts_t window[4];
+   * the last log time seen; `bounced` holds bounced and expired together
+   * (what the bounce rate counts). */
+  bw_window_counts_t window[4];
   /* Breaches of this key (sender domains only), oldest first. */
   const bw_breach_t *breaches;
   size_t nbreaches;
