@@ -802,6 +802,7 @@ struct msg {
   char cip[40];
   char helo[80];
   uint32_t size, smtpd_pid, port;
+  uint32_t sdom; /* sender-domain slot + 1 (final outcomes); 0: not yet */
   int64_t t_arrive;
   struct addr from; /* from.alen == 0 is the null sender <> */
   struct addr r[MAXR];
@@ -1131,9 +1132,102 @@ static void count_delivery(int status, int dc) {
   n_dsn[dc]++;
 }
 
-static void final_outcome(const struct msg *m, int fate) {
-  if (m->kind == MK_NORMAL)
-    n_final[fate]++;
+/* Final outcomes per sender domain: the part after the last '@' of the
+ * envelope sender exactly as the log shows it (qmgr from=<...>, Exim
+ * <= sender), lowercased. An open-addressing table of slots; each message
+ * looks its domain up once and keeps the slot, so a recipient costs O(1). */
+#define SDOM_MAX 96
+struct sdom {
+  char name[SDOM_MAX];
+  size_t len;
+  uint64_t n[3];
+};
+static struct sdom *sdoms;
+static uint32_t n_sdoms, sdoms_cap;
+static uint32_t *sdom_tab; /* slot + 1; 0 is empty */
+static uint32_t sdom_tab_cap; /* a power of two */
+
+static uint32_t sdom_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (!q) {
+    perror("bw_gen_logs: realloc");
+    exit(1);
+  }
+  return q;
+}
+
+static void sdom_grow_tab(void) {
+  uint32_t cap = sdom_tab_cap ? sdom_tab_cap * 2 : 1024;
+  uint32_t *t = calloc(cap, sizeof *t);
+  if (!t) {
+    perror("bw_gen_logs: calloc");
+    exit(1);
+  }
+  for (uint32_t i = 0; i < n_sdoms; i++) {
+    uint32_t j = sdom_hash(sdoms[i].name, sdoms[i].len) & (cap - 1);
+    while (t[j])
+      j = (j + 1) & (cap - 1);
+    t[j] = i + 1;
+  }
+  free(sdom_tab);
+  sdom_tab = t;
+  sdom_tab_cap = cap;
+}
+
+/* the slot (+ 1) of the sender domain of m; m->from is never <> here */
+static uint32_t sdom_slot(const struct msg *m) {
+  const char *a = m->from.a;
+  size_t n = m->from.alen, at = n;
+  while (at > 0 && a[at - 1] != '@')
+    at--;
+  if (at == 0) {
+    fprintf(stderr, "bw_gen_logs: customer sender without '@': %.*s\n",
+            (int)n, a);
+    abort();
+  }
+  char key[SDOM_MAX];
+  size_t len = n - at;
+  if (len >= SDOM_MAX)
+    abort(); /* addr.a is shorter than SDOM_MAX */
+  for (size_t i = 0; i < len; i++) {
+    char c = a[at + i];
+    key[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+  }
+  if ((n_sdoms + 1) * 2 > sdom_tab_cap)
+    sdom_grow_tab();
+  uint32_t j = sdom_hash(key, len) & (sdom_tab_cap - 1);
+  for (; sdom_tab[j]; j = (j + 1) & (sdom_tab_cap - 1)) {
+    const struct sdom *d = &sdoms[sdom_tab[j] - 1];
+    if (d->len == len && !memcmp(d->name, key, len))
+      return sdom_tab[j];
+  }
+  if (n_sdoms == sdoms_cap) {
+    sdoms_cap = sdoms_cap ? sdoms_cap * 2 : 256;
+    sdoms = xrealloc(sdoms, sdoms_cap * sizeof *sdoms);
+  }
+  struct sdom *d = &sdoms[n_sdoms++];
+  memcpy(d->name, key, len);
+  d->name[len] = 0;
+  d->len = len;
+  memset(d->n, 0, sizeof d->n);
+  sdom_tab[j] = n_sdoms;
+  return n_sdoms;
+}
+
+static void final_outcome(struct msg *m, int fate) {
+  if (m->kind != MK_NORMAL)
+    return;
+  n_final[fate]++;
+  if (!m->sdom)
+    m->sdom = sdom_slot(m);
+  sdoms[m->sdom - 1].n[fate]++;
 }
 
 static void pf_tls_line(const struct msg *m, const struct addr *r,
@@ -2378,8 +2472,8 @@ static void usage(FILE *f) {
         "                   --truth FILE.json > log\n"
         "Writes a deterministic mail log to stdout and the counts of what it\n"
         "wrote (lines per kind, deliveries per status and DSN class, final\n"
-        "outcome per recipient) to FILE.json. Default: --seed 1 --messages\n"
-        "10000 --format mixed --prefix rfc3339.\n",
+        "outcome per recipient, in total and per sender domain) to FILE.json.\n"
+        "Default: --seed 1 --messages 10000 --format mixed --prefix rfc3339.\n",
         f);
 }
 
@@ -2418,7 +2512,7 @@ static int write_truth(const char *path) {
           "\"probe_undeliverable\": 0, \"other\": 0}, \"by_dsn_class\": "
           "{\"2\": %llu, \"4\": %llu, \"5\": %llu, \"none\": %llu}}, "
           "\"final_outcomes\": {\"sent\": %llu, \"bounced\": %llu, "
-          "\"expired\": %llu}}\n",
+          "\"expired\": %llu}, \"final_outcomes_by_sender_domain\": {",
           (unsigned long long)n_kind[K_DELIVERY],
           (unsigned long long)n_status[S_SENT],
           (unsigned long long)n_status[S_DEFERRED],
@@ -2429,7 +2523,48 @@ static int write_truth(const char *path) {
           (unsigned long long)n_final[FATE_SENT],
           (unsigned long long)n_final[FATE_BOUNCED],
           (unsigned long long)n_final[FATE_EXPIRED]);
+  for (uint32_t i = 0; i < n_sdoms; i++) {
+    const struct sdom *d = &sdoms[i];
+    fprintf(f, "%s\"", i ? ", " : "");
+    for (size_t k = 0; k < d->len; k++) {
+      unsigned char c = (unsigned char)d->name[k];
+      if (c == '"' || c == '\\')
+        fprintf(f, "\\%c", c);
+      else if (c < 0x20)
+        fprintf(f, "\\u%04x", c);
+      else
+        fputc(c, f);
+    }
+    fprintf(f, "\": {\"sent\": %llu, \"bounced\": %llu, \"expired\": %llu}",
+            (unsigned long long)d->n[FATE_SENT],
+            (unsigned long long)d->n[FATE_BOUNCED],
+            (unsigned long long)d->n[FATE_EXPIRED]);
+  }
+  fputs("}}\n", f);
   return fclose(f) ? -1 : 0;
+}
+
+static int sdom_cmp(const void *a, const void *b) {
+  return strcmp(((const struct sdom *)a)->name, ((const struct sdom *)b)->name);
+}
+
+/* Sort the sender domains by name (the slots are dropped: generation is
+ * over) and check they partition final_outcomes exactly. */
+static void sdom_finish(void) {
+  uint64_t sum[3] = {0, 0, 0};
+  if (n_sdoms)
+    qsort(sdoms, n_sdoms, sizeof *sdoms, sdom_cmp);
+  for (uint32_t i = 0; i < n_sdoms; i++)
+    for (int k = 0; k < 3; k++)
+      sum[k] += sdoms[i].n[k];
+  for (int k = 0; k < 3; k++)
+    if (sum[k] != n_final[k]) {
+      fprintf(stderr,
+              "bw_gen_logs: internal error: final outcome %d sums to %llu "
+              "over sender domains, %llu in total\n",
+              k, (unsigned long long)sum[k], (unsigned long long)n_final[k]);
+      abort();
+    }
 }
 
 int main(int argc, char **argv) {
@@ -2559,6 +2694,7 @@ int main(int argc, char **argv) {
       spawning = 0;
   }
   flush_out();
+  sdom_finish();
   if (write_truth(truth)) {
     fprintf(stderr, "bw_gen_logs: %s: %s\n", truth, strerror(errno));
     return 1;
