@@ -12,6 +12,7 @@
 
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
+#include "hash.h"
 #include "intern.h"
 
 #define SERIES_POINTS 256
@@ -461,10 +462,7 @@ static void outcome(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
 /* ---- the message table --------------------------------------------------- */
 
 static uint64_t key_hash(const char *k, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-  return h;
+  return bw__hash_bytes(0x243F6A8885A308D3ull, k, n);
 }
 
 /* "instance/qid" or "exim/id" into buf; 0 if absent or too long. */

@@ -16,6 +16,7 @@
 
 #include "bouncewatch/error.h"
 #include "fmt.h"
+#include "hash.h"
 #include "rules.h"
 
 #define MAX_MATCHED 256
@@ -76,34 +77,12 @@ void bw_classifier_free(bw_classifier_t *c) {
   free(c);
 }
 
-/* 64-bit hash, 8 bytes per step (a multiply-xorshift mix); not for
- * adversaries, only to spread keys over the cache. */
-static uint64_t mix(uint64_t h, uint64_t v) {
-  h ^= v * 0x9E3779B97F4A7C15ull;
-  h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 29);
-}
-
-static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
-  h = mix(h, n);
-  while (n >= 8) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    h = mix(h, v);
-    p += 8;
-    n -= 8;
-  }
-  uint64_t t = 0;
-  memcpy(&t, p, n);
-  return mix(h, t);
-}
-
 static uint64_t input_key(const bw_classify_in_t *in) {
   uint64_t h = 0x243F6A8885A308D3ull;
-  h = hash_bytes(h, in->text.p != NULL ? in->text.p : "", in->text.len);
-  h = hash_bytes(h, in->dsn.p != NULL ? in->dsn.p : "", in->dsn.len);
-  h = hash_bytes(h, in->relay.p != NULL ? in->relay.p : "", in->relay.len);
-  h = mix(h, ((uint64_t)in->reply_code << 8) | (uint64_t)in->stage);
+  h = bw__hash_bytes(h, in->text.p != NULL ? in->text.p : "", in->text.len);
+  h = bw__hash_bytes(h, in->dsn.p != NULL ? in->dsn.p : "", in->dsn.len);
+  h = bw__hash_bytes(h, in->relay.p != NULL ? in->relay.p : "", in->relay.len);
+  h = bw__mix64(h, ((uint64_t)in->reply_code << 8) | (uint64_t)in->stage);
   return h != 0 ? h : 1;
 }
 

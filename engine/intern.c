@@ -2,15 +2,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "intern.h"
 
+/* Folded names are lower-cased into a stack buffer and hashed 8 bytes a
+ * step, like unfolded ones, so a lower-case name hashes the same either
+ * way. Longer names (not valid domains, but logs hold anything) are
+ * folded and mixed byte by byte. */
 static uint64_t hash(const char *p, size_t n, int fold) {
-  uint64_t h = 1469598103934665603ull;
+  if (!fold)
+    return bw__hash_bytes(0x9E3779B97F4A7C15ull, p, n);
+  char low[256];
+  if (n <= sizeof(low)) {
+    for (size_t i = 0; i < n; i++) {
+      char c = p[i];
+      low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return bw__hash_bytes(0x9E3779B97F4A7C15ull, low, n);
+  }
+  uint64_t h = bw__mix64(0x9E3779B97F4A7C15ull, n);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    if (fold && c >= 'A' && c <= 'Z')
-      c = (unsigned char)(c + 32);
-    h = (h ^ c) * 1099511628211ull;
+    h = bw__mix64(h, c >= 'A' && c <= 'Z' ? c + 32u : c);
   }
   return h;
 }
