@@ -192,10 +192,7 @@ static bw_span_t domain_of(bw_span_t addr) {
   bw_span_t d = {NULL, 0};
   if (addr.p == NULL)
     return d;
-  const char *at = NULL;
-  for (uint32_t i = 0; i < addr.len; i++)
-    if (addr.p[i] == '@')
-      at = addr.p + i;
+  const char *at = memrchr(addr.p, '@', addr.len);
   if (at == NULL)
     return d;
   d.p = at + 1;
@@ -570,15 +567,19 @@ static uint32_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
 
 /* ---- pending recipients ------------------------------------------------- */
 
+/* Recipients compare without regard to case (a retry may log
+ * Bob@Example.net where the first try logged bob@example.net). */
 static uint64_t addr_hash(bw_span_t r) {
-  uint64_t h = 1469598103934665603ull;
-  for (uint32_t i = 0; i < r.len; i++) {
-    unsigned char c = (unsigned char)r.p[i];
-    if (c >= 'A' && c <= 'Z')
-      c = (unsigned char)(c + 32);
-    h = (h ^ c) * 1099511628211ull;
+  char low[256];
+  size_t n = r.len < sizeof(low) ? r.len : sizeof(low);
+  for (size_t i = 0; i < n; i++) {
+    char c = r.p[i];
+    low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
-  return h;
+  uint64_t h = bw__hash_bytes(0x13198A2E03707344ull, low, n);
+  /* Longer addresses: the rest as it is (still the same for the same
+   * spelling, which is what a retry logs). */
+  return r.len > n ? bw__hash_bytes(h, r.p + n, r.len - n) : h;
 }
 
 /* Find (and with `unlink`, remove) the pending entry of a recipient. */
