@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
@@ -30,7 +31,8 @@ typedef struct {
 
 typedef struct {
   uint32_t id, reg_id;
-  int reg_set; /* reg_id computed (sender table only) */
+  int reg_set;      /* reg_id computed (sender table only) */
+  double threshold; /* this domain's bounce threshold */
   bw_counts_t total;
   /* Windows: ring of buckets, running sums per window. */
   bucket_t *ring; /* nbuckets, NULL for non-sender tables */
@@ -294,7 +296,8 @@ static void close_breach(keystat_t *k, int w, int64_t at_us) {
 static void check_breach(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
   const bucket_t *s = &k->sum[w];
   double rate = s->final ? (double)s->bad / (double)s->final : 0.0;
-  int over = s->final >= a->o.min_volume && rate >= a->o.bounce_threshold;
+  double limit = k->threshold > 0 ? k->threshold : a->o.bounce_threshold;
+  int over = s->final >= a->o.min_volume && rate >= limit;
   if (over && !k->open[w]) {
     if (k->nbreaches == MAX_BREACHES) {
       k->breaches_dropped++;
@@ -700,8 +703,12 @@ static uint32_t sender_id(bw_agg_t *a, bw_span_t sender) {
     return a->unknown_sender;
   keystat_t *k = stat_of(a, &a->sender, id);
   if (!k->reg_set) {
-    /* First sight: its registrable domain, once, through libpsl. */
+    /* First sight: its registrable domain, once, through libpsl, and its
+     * own threshold if it has one. */
     const char *name = a->sender.names.names[id];
+    for (size_t i = 0; i < a->o.ndomain_thresholds; i++)
+      if (strcasecmp(a->o.domain_thresholds[i].domain, name) == 0)
+        k->threshold = a->o.domain_thresholds[i].bounce_threshold;
     const char *reg = a->psl ? psl_registrable_domain(a->psl, name) : NULL;
     if (reg == NULL)
       reg = name;

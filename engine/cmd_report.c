@@ -1,6 +1,7 @@
 /* `bouncewatch report`: replay, classify, join and aggregate, then print
  * the postmaster's report (terminal or JSON) and optionally the HTML
  * page. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ enum {
   OPT_WINDOW,
   OPT_BUCKET,
   OPT_BOUNCE,
+  OPT_DOMAIN_BOUNCE,
   OPT_COMPLAINT,
   OPT_MIN_VOLUME,
   OPT_MAX_MESSAGES,
@@ -39,6 +41,8 @@ static const bw_option_t options[] = {
      "window resolution (default 300; windows must be multiples)"},
     {OPT_BOUNCE, "--bounce-threshold", "PERCENT",
      "bounce-rate threshold (default 2)"},
+    {OPT_DOMAIN_BOUNCE, "--domain-threshold", "DOMAIN=PERCENT",
+     "bounce-rate threshold for one sender domain (repeatable, up to 64)"},
     {OPT_COMPLAINT, "--complaint-threshold", "PERCENT",
      "complaint-rate threshold (default 0.1)"},
     {OPT_MIN_VOLUME, "--min-volume", "N",
@@ -124,6 +128,23 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     return 0;
   case OPT_BOUNCE:
     return percent(o->name, val, &a->ao.bounce_threshold);
+  case OPT_DOMAIN_BOUNCE: {
+    const char *eq = strrchr(val, '=');
+    if (eq == NULL || eq == val || a->ao.ndomain_thresholds == 64) {
+      fprintf(stderr, "bouncewatch report: --domain-threshold wants "
+                      "DOMAIN=PERCENT (at most 64), got '%s'\n",
+              val);
+      return BW_EXIT_USAGE;
+    }
+    size_t i = a->ao.ndomain_thresholds;
+    /* The domain is the argument itself, cut at '=' (argv outlives us). */
+    *(char *)(uintptr_t)eq = '\0';
+    a->ao.domain_thresholds[i].domain = val;
+    if (percent(o->name, eq + 1, &a->ao.domain_thresholds[i].bounce_threshold))
+      return BW_EXIT_USAGE;
+    a->ao.ndomain_thresholds++;
+    return 0;
+  }
   case OPT_COMPLAINT:
     return percent(o->name, val, &a->ao.complaint_threshold);
   case OPT_MIN_VOLUME:

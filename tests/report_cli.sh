@@ -35,6 +35,8 @@ check "no breach under min volume" "$(jq '[.sender_domains[].breaches[]]|length'
 "$BW" report --min-volume 2 --json "$DATA/sample.log" > "$TMP/r2.json"
 check "breach with --min-volume 2" "$(jq -c '[.sender_domains[]|select(.breaches|length>0)|.name]|sort' "$TMP/r2.json")" '["example.com","example.org"]'
 check "breach start" "$(jq -r '.sender_domains[]|select(.name=="example.org")|.breaches[0].start' "$TMP/r2.json")" "2024-05-01T10:00:01.223456Z"
+"$BW" report --min-volume 2 --domain-threshold example.org=80 --json "$DATA/sample.log" > "$TMP/r3.json"
+check "per-domain threshold" "$(jq -c '[.sender_domains[]|select(.breaches|length>0)|.name]|sort' "$TMP/r3.json")" '["example.com"]'
 "$BW" report --min-volume 2 "$DATA/sample.log" > "$TMP/r.txt"
 check "terminal: over-threshold section" "$(grep -c '^SENDER DOMAINS OVER A THRESHOLD: 2$' "$TMP/r.txt")" 1
 check "html written" "$(grep -c '<!DOCTYPE html>' "$TMP/r.html")" 1

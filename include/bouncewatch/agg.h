@@ -113,6 +113,13 @@ typedef struct {
   size_t max_domains;    /* sender domains (recipient domains: 2x); the rest
                             counts as "other" (default 1000) */
   const char *providers_file; /* patterns/providers.tsv; NULL: none */
+  /* Per sender domain bounce thresholds overriding bounce_threshold
+   * (exact domain names, compared without case); up to 64. */
+  struct {
+    const char *domain;
+    double bounce_threshold;
+  } domain_thresholds[64];
+  size_t ndomain_thresholds;
 } bw_agg_opts_t;
 
 void bw_agg_opts_default(bw_agg_opts_t *o);
