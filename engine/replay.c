@@ -16,6 +16,7 @@
 #include "bouncewatch/lines.h"
 #include "bouncewatch/parse.h"
 #include "bouncewatch/replay.h"
+#include "pipe.h"
 
 enum {
   BLK_FILE_START = 1, /* first block of files[file] */
@@ -40,8 +41,6 @@ typedef struct {
 
 struct bw_replay_s {
   bw_replay_opts_t opts;
-  bw_event_cb cb;
-  void *cb_arg;
 
   bw_replay_stats_t stats;
   const char *const *paths;
@@ -56,8 +55,8 @@ struct bw_replay_s {
   size_t inbuf_size;
   bw_decoder_t *dec[BW_FMT__COUNT]; /* reader thread: one per format */
 
-  bw_parser_t *parser; /* consumer thread */
-  bw_classifier_t *classifier; /* consumer thread; NULL without rules */
+  bw__pipe_t pipe; /* consumer thread: parse, classify, count, callback */
+  int pipe_ok;
   bw_splitter_t split;
   size_t cur_file;
 };
@@ -106,8 +105,6 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
     r->opts.block_size = 512 * 1024;
   if (r->opts.blocks < 2)
     r->opts.blocks = 4;
-  r->cb = cb;
-  r->cb_arg = arg;
   r->inbuf_size = 128 * 1024;
 
   size_t nb = r->opts.blocks;
@@ -125,11 +122,9 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
       goto fail;
     fifo_push(&r->free_q, i);
   }
-  if (bw_parser_new(&r->parser) != 0)
+  if (bw__pipe_init(&r->pipe, r->opts.rules, &r->stats, cb, arg) != 0)
     goto fail;
-  if (r->opts.rules != NULL &&
-      bw_classifier_new(r->opts.rules, &r->classifier) != 0)
-    goto fail;
+  r->pipe_ok = 1;
   if (bw_splitter_init(&r->split, r->opts.max_line) != 0)
     goto fail;
   if (uv_mutex_init(&r->mu) != 0)
@@ -162,8 +157,8 @@ void bw_replay_free(bw_replay_t *r) {
   free(r->inbuf);
   for (int i = 0; i < BW_FMT__COUNT; i++)
     bw_decoder_free(r->dec[i]);
-  bw_parser_free(r->parser);
-  bw_classifier_free(r->classifier);
+  if (r->pipe_ok)
+    bw__pipe_close(&r->pipe);
   bw_splitter_close(&r->split);
   free(r->stats.files);
   free(r);
@@ -394,64 +389,12 @@ static void skip_sample(bw_replay_t *r, uint64_t line_no, uint64_t bytes,
   }
 }
 
-static void count_event(bw_replay_stats_t *s, const bw_event_t *ev) {
-  s->lines++;
-  s->by_kind[ev->kind]++;
-  s->by_mta[ev->mta]++;
-  if (ev->kind != BW_KIND_DELIVERY)
-    return;
-  s->deliveries++;
-  s->by_status[ev->status]++;
-  s->by_stage[ev->stage]++;
-  int c = bw_dsn_class(ev->dsn);
-  if (c < 0) {
-    s->by_dsn_class[0]++;
-  } else {
-    s->by_dsn_class[c]++;
-    int sub = bw_dsn_subject(ev->dsn);
-    if (sub >= 0)
-      s->by_dsn_subject[c][sub]++;
-  }
-}
-
-static int needs_reason(const bw_event_t *ev) {
-  return ev->kind == BW_KIND_DELIVERY &&
-         (ev->status == BW_STATUS_DEFERRED || ev->status == BW_STATUS_BOUNCED ||
-          ev->status == BW_STATUS_EXPIRED ||
-          ev->status == BW_STATUS_SOFTBOUNCE);
-}
-
-static void classify_event(bw_replay_t *r, const bw_event_t *ev,
-                           bw_verdict_t *v) {
-  bw_classify_in_t in = {ev->text, ev->dsn, ev->reply_code, ev->stage,
-                         ev->relay};
-  bw_classify(r->classifier, &in, v);
-  bw_replay_stats_t *s = &r->stats;
-  s->classified++;
-  s->by_reason[v->reason]++;
-  s->by_group[v->group]++;
-  if (v->hard)
-    s->hard++;
-  else
-    s->soft++;
-}
-
 static void on_line(void *arg, const char *line, size_t len,
                     uint64_t line_no) {
   bw_replay_t *r = arg;
-  bw_event_t ev;
-  bw_verdict_t verdict, *v = NULL;
-  bw_parse_line(r->parser, line, len, &ev);
-  count_event(&r->stats, &ev);
+  bw_line_ref_t where = {r->paths[r->cur_file], line_no};
   r->stats.files[r->cur_file].lines++;
-  if (r->classifier != NULL && needs_reason(&ev)) {
-    classify_event(r, &ev, &verdict);
-    v = &verdict;
-  }
-  if (r->cb != NULL) {
-    bw_line_ref_t where = {r->paths[r->cur_file], line_no};
-    r->cb(r->cb_arg, &ev, v, &where);
-  }
+  bw__pipe_line(&r->pipe, line, len, &where);
 }
 
 static void on_long(void *arg, uint64_t line_no, uint64_t len) {
@@ -488,7 +431,7 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
     if (flags & BLK_FILE_START) {
       r->cur_file = b->file;
       bw_splitter_reset(&r->split);
-      bw_parser_set_reference(r->parser, r->stats.files[b->file].mtime);
+      bw_parser_set_reference(r->pipe.parser, r->stats.files[b->file].mtime);
     }
     bw_splitter_feed(&r->split, (const char *)b->data, b->len, &sink);
     if (flags & BLK_FILE_END) {
