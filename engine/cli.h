@@ -71,6 +71,7 @@ int bw__cli_run(bw_replay_t *r, const char *const *paths, size_t n,
 
 int bw__cmd_replay(int argc, char **argv);
 int bw__cmd_report(int argc, char **argv);
+int bw__cmd_watch(int argc, char **argv);
 int bw__cmd_explain(int argc, char **argv);
 int bw__cmd_check_rules(int argc, char **argv);
 

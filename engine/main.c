@@ -14,6 +14,8 @@ static void usage(FILE *fp) {
           "every failed delivery\n"
           "  report FILE...       which sender domains bounce too much, since "
           "when, why, where\n"
+          "  watch PATH...        follow logs live across rotation, keep the "
+          "report\n"
           "  explain 'TEXT'       reason, group, hard/soft and advice for one "
           "diagnostic\n"
           "  explain --batch      one diagnostic per stdin line -> "
@@ -32,6 +34,8 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "replay") == 0)
     return bw__cmd_replay(argc - 2, argv + 2);
+  if (strcmp(cmd, "watch") == 0)
+    return bw__cmd_watch(argc - 2, argv + 2);
   if (strcmp(cmd, "report") == 0)
     return bw__cmd_report(argc - 2, argv + 2);
   if (strcmp(cmd, "explain") == 0)

@@ -1,0 +1,286 @@
+/* `bouncewatch watch`: follow logs live on one libuv loop, classify,
+ * join and aggregate as `report` does, and rewrite the report JSON
+ * atomically every few seconds and at exit. SIGTERM/SIGINT: read what is
+ * there, write the report, exit 0; SIGUSR1: write the report now; SIGHUP:
+ * reload the rules (a broken new set keeps the old one, and says why). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "bouncewatch/agg.h"
+#include "bouncewatch/error.h"
+#include "cli.h"
+#include "follow.h"
+#include "out_agg.h"
+#include "pipe.h"
+
+enum {
+  OPT_REPORT_JSON,
+  OPT_REPORT_INTERVAL,
+  OPT_POLL_ONLY,
+  OPT_POLL_MS,
+  OPT_ROTATE_WAIT,
+  OPT_RULES,
+  OPT_RULES_CACHE,
+  OPT_HELP
+};
+
+static const bw_option_t options[] = {
+    {OPT_REPORT_JSON, "--report-json", "PATH",
+     "rewrite the report (as `report --json`) atomically at every interval "
+     "and at exit"},
+    {OPT_REPORT_INTERVAL, "--report-interval", "MS",
+     "how often the report is rewritten (default 5000)"},
+    {OPT_POLL_ONLY, "--poll-only", NULL,
+     "no inotify: follow by stat polling alone (remote file systems)"},
+    {OPT_POLL_MS, "--poll-interval", "MS", "stat poll interval (default 1000)"},
+    {OPT_ROTATE_WAIT, "--rotate-wait", "MS",
+     "keep reading a rotated file until it has been idle this long (default "
+     "5000)"},
+    {OPT_RULES, "--rules", "DIR", "classification rules directory"},
+    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+    {OPT_HELP, "--help", NULL, "show this help"},
+};
+#define NOPTS (sizeof(options) / sizeof(options[0]))
+
+typedef struct {
+  const char *report_json, *rules_dir, *rules_cache;
+  uint64_t report_ms;
+  bw_follow_opts_t fo;
+  const char **paths;
+  size_t npaths;
+
+  uv_loop_t loop;
+  uv_timer_t report_timer;
+  uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
+  bw_rules_t *rules;
+  bw_agg_opts_t ao;
+  bw_agg_t *agg;
+  bw_replay_stats_t stats;
+  bw__pipe_t pipe;
+  bw_follow_t **follow;
+  int stopping;
+  int64_t started_us;
+} watch_t;
+
+static void usage(FILE *fp) {
+  fprintf(fp, "usage: bouncewatch watch [OPTIONS] PATH...\n\n"
+              "Follow Postfix/Exim logs live (by name, across rotation) and "
+              "keep the report.\n\noptions:\n");
+  bw__cli_help(fp, options, NOPTS);
+}
+
+static int on_option(void *ctx, const bw_option_t *o, const char *val) {
+  watch_t *w = ctx;
+  unsigned long long v;
+  if (o == NULL) {
+    w->paths[w->npaths++] = val;
+    return 0;
+  }
+  switch (o->id) {
+  case OPT_REPORT_JSON:
+    w->report_json = val;
+    return 0;
+  case OPT_REPORT_INTERVAL:
+  case OPT_POLL_MS:
+  case OPT_ROTATE_WAIT:
+    if (bw__cli_uint(val, 10, 3600000, &v) != 0) {
+      fprintf(stderr, "bouncewatch watch: %s wants 10..3600000 ms\n", o->name);
+      return BW_EXIT_USAGE;
+    }
+    if (o->id == OPT_REPORT_INTERVAL)
+      w->report_ms = v;
+    else if (o->id == OPT_POLL_MS)
+      w->fo.poll_ms = v;
+    else
+      w->fo.rotate_wait_ms = v;
+    return 0;
+  case OPT_POLL_ONLY:
+    w->fo.poll_only = 1;
+    return 0;
+  case OPT_RULES:
+    w->rules_dir = val;
+    return 0;
+  case OPT_RULES_CACHE:
+    w->rules_cache = val;
+    return 0;
+  case OPT_HELP:
+    usage(stdout);
+    return -1;
+  default:
+    return 0;
+  }
+}
+
+static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
+                 const bw_line_ref_t *where) {
+  (void)where;
+  bw_agg_add(arg, ev, v);
+}
+
+/* Temporary file, fsync, rename: readers see the old report or the new
+ * one, never half of one. */
+static void write_report(watch_t *w) {
+  if (w->report_json == NULL)
+    return;
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->report_json, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL) {
+    perror(tmp);
+    return;
+  }
+  bw_agg_totals_t t;
+  bw_agg_totals(w->agg, &t);
+  bw_agg_key_t *keys[4] = {NULL, NULL, NULL, NULL};
+  size_t n[4];
+  static const bw_agg_table_t which[4] = {BW_AGG_SENDER, BW_AGG_SENDER_REG,
+                                          BW_AGG_RCPT, BW_AGG_PROVIDER};
+  for (int i = 0; i < 4; i++)
+    n[i] = bw_agg_keys(w->agg, which[i], &keys[i]);
+  bw_report_in_t rin = {&w->stats,
+                        (double)(uv_hrtime() / 1000 - (uint64_t)w->started_us) / 1e6,
+                        w->fo.max_line};
+  bw_agg_report_t rep = {&w->ao, &t, keys[0], keys[1], keys[2], keys[3],
+                         n[0], n[1], n[2], n[3], &rin};
+  static bw_out_t out;
+  bw__out_init(&out, f);
+  bw__agg_report_json(&out, &rep);
+  bw__out_flush(&out);
+  for (int i = 0; i < 4; i++)
+    free(keys[i]);
+  int ok = !out.error && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (fclose(f) != 0)
+    ok = 0;
+  if (!ok || rename(tmp, w->report_json) != 0) {
+    fprintf(stderr, "bouncewatch watch: writing %s failed\n", w->report_json);
+    unlink(tmp);
+  }
+}
+
+static void report_cb(uv_timer_t *t) { write_report(t->data); }
+
+static void stop(watch_t *w) {
+  if (w->stopping)
+    return;
+  w->stopping = 1;
+  for (size_t i = 0; i < w->npaths; i++)
+    if (w->follow[i] != NULL)
+      bw__follow_close(w->follow[i]);
+  bw_agg_finish(w->agg);
+  write_report(w);
+  uv_close((uv_handle_t *)&w->report_timer, NULL);
+  uv_close((uv_handle_t *)&w->sig_term, NULL);
+  uv_close((uv_handle_t *)&w->sig_int, NULL);
+  uv_close((uv_handle_t *)&w->sig_usr1, NULL);
+  uv_close((uv_handle_t *)&w->sig_hup, NULL);
+}
+
+static void reload_rules(watch_t *w) {
+  bw_rules_t *fresh = bw__cli_load_rules("watch", w->rules_dir, w->rules_cache);
+  if (fresh == NULL) {
+    fprintf(stderr, "bouncewatch watch: SIGHUP: keeping the rules in use\n");
+    return;
+  }
+  bw_classifier_t *c = NULL;
+  if (bw_classifier_new(fresh, &c) != 0) {
+    bw_rules_free(fresh);
+    return;
+  }
+  bw_classifier_free(w->pipe.classifier);
+  bw_rules_free(w->rules);
+  w->pipe.classifier = c;
+  w->rules = fresh;
+  fprintf(stderr, "bouncewatch watch: SIGHUP: rules reloaded\n");
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+  watch_t *w = s->data;
+  if (signum == SIGUSR1)
+    write_report(w);
+  else if (signum == SIGHUP)
+    reload_rules(w);
+  else
+    stop(w);
+}
+
+int bw__cmd_watch(int argc, char **argv) {
+  watch_t *w = calloc(1, sizeof(*w));
+  int rc = BW_EXIT_USAGE;
+  if (w == NULL)
+    return BW_EXIT_USAGE;
+  w->report_ms = 5000;
+  w->fo.max_line = BW_DEFAULT_MAX_LINE;
+  w->paths = calloc((size_t)argc + 1, sizeof(char *));
+  w->follow = calloc((size_t)argc + 1, sizeof(bw_follow_t *));
+  int loop_ok = 0, pipe_ok = 0;
+  if (w->paths == NULL || w->follow == NULL)
+    goto done;
+  int prc = bw__cli_parse("watch", argc, argv, options, NOPTS, on_option, w);
+  if (prc != 0) {
+    rc = prc < 0 ? BW_EXIT_OK : prc;
+    goto done;
+  }
+  if (w->npaths == 0) {
+    fprintf(stderr, "bouncewatch watch: no paths to follow\n");
+    goto done;
+  }
+  w->rules = bw__cli_load_rules("watch", w->rules_dir, w->rules_cache);
+  if (w->rules == NULL)
+    goto done;
+  bw_agg_opts_default(&w->ao);
+  char prov[4096];
+  snprintf(prov, sizeof(prov), "%s/providers.tsv",
+           bw__cli_rules_dir(w->rules_dir));
+  w->ao.providers_file = prov;
+  if (bw_agg_new(&w->ao, &w->agg) != 0)
+    goto done;
+  if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w->agg) != 0)
+    goto done;
+  pipe_ok = 1;
+  if (uv_loop_init(&w->loop) != 0)
+    goto done;
+  loop_ok = 1;
+  w->started_us = (int64_t)(uv_hrtime() / 1000);
+
+  for (size_t i = 0; i < w->npaths; i++)
+    if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
+                       &w->follow[i]) != 0) {
+      fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
+      goto done;
+    }
+  uv_timer_init(&w->loop, &w->report_timer);
+  w->report_timer.data = w;
+  uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);
+  uv_signal_t *sigs[4] = {&w->sig_term, &w->sig_int, &w->sig_usr1,
+                          &w->sig_hup};
+  int nums[4] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+  for (int i = 0; i < 4; i++) {
+    uv_signal_init(&w->loop, sigs[i]);
+    sigs[i]->data = w;
+    uv_signal_start(sigs[i], signal_cb, nums[i]);
+  }
+  write_report(w); /* a report exists from the start */
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  rc = BW_EXIT_OK;
+done:
+  if (loop_ok) {
+    if (!w->stopping)
+      stop(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT); /* let the close callbacks run */
+    if (uv_loop_close(&w->loop) != 0)
+      fprintf(stderr, "bouncewatch watch: handles left open at exit\n");
+  }
+  if (pipe_ok)
+    bw__pipe_close(&w->pipe);
+  bw_agg_free(w->agg);
+  bw_rules_free(w->rules);
+  free(w->paths);
+  free(w->follow);
+  free(w);
+  return rc;
+}

@@ -1,0 +1,46 @@
+/* Following one log file by name, as `tail -F` does: inotify on the
+ * parent directory (uv_fs_event) plus an always-on stat poll as the
+ * safety net (libuv drops IN_Q_OVERFLOW silently; remote file systems
+ * give no events). Rotation by rename (the old file is drained until it
+ * has been idle for rotate_wait), copytruncate (size below the offset, or
+ * the bytes before the offset changed: a heuristic), delete and
+ * recreate, and a file that appears later. Lines go to a bw__pipe_t.
+ * Internal to the engine; runs on the loop thread. */
+#ifndef BW_FOLLOW_H
+#define BW_FOLLOW_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "bouncewatch/lines.h"
+#include "pipe.h"
+
+typedef struct {
+  int poll_only;         /* no inotify: the stat poll alone */
+  uint64_t poll_ms;      /* stat poll interval (default 1000) */
+  uint64_t rotate_wait_ms; /* drain a rotated file until idle this long (5000) */
+  size_t max_line;
+} bw_follow_opts_t;
+
+typedef struct {
+  uint64_t bytes, rotations, truncations, reopen_errors;
+} bw_follow_stats_t;
+
+typedef struct bw_follow_s bw_follow_t;
+
+int bw__follow_new(uv_loop_t *loop, const char *path,
+                   const bw_follow_opts_t *o, bw__pipe_t *pipe,
+                   bw_follow_t **out);
+
+/* Look at the file now: rotation, truncation, new bytes. Also run by the
+ * directory events and the poll timer. */
+void bw__follow_check(bw_follow_t *f);
+
+/* Read everything available, end any partial last lines (as lines), and
+ * close the handles; the follower frees itself once libuv has closed
+ * them (run the loop until it has no handles left). */
+void bw__follow_close(bw_follow_t *f);
+
+const bw_follow_stats_t *bw__follow_stats(const bw_follow_t *f);
+
+#endif

@@ -1,0 +1,115 @@
+#!/bin/bash
+# `bouncewatch watch` across rotation, each scenario with inotify and with
+# polling only: a file that appears later, rename (the old file still
+# written to after the rename), copytruncate, delete and recreate,
+# truncation followed by growth past the old size before the next look
+# (the heuristic), SIGUSR1, SIGHUP with broken rules, SIGTERM. At the end
+# the live totals must equal `bouncewatch report` over everything written.
+# Waits are bounded retries, never fixed sleeps.
+set -uo pipefail
+BW=$1
+DATA=$2
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2> /dev/null; rm -rf "$TMP"' EXIT
+export BW_RULES_CACHE="$TMP/cache"
+fails=0
+check() {
+  if [ "$2" != "$3" ]; then
+    echo "FAIL: $1: expected '$3', got '$2'"
+    fails=$((fails + 1))
+  else
+    echo "ok: $1"
+  fi
+}
+
+# Lines of the sample in a deterministic order, to be written in pieces.
+LINES=()
+while IFS= read -r l; do LINES+=("$l"); done < "$DATA/sample.log"
+emit() { # emit FROM TO FILE: append sample lines FROM..TO (1-based) to FILE
+  local i
+  for ((i = $1; i <= $2; i++)); do printf '%s\n' "${LINES[i - 1]}"; done >> "$3"
+  for ((i = $1; i <= $2; i++)); do printf '%s\n' "${LINES[i - 1]}"; done >> "$ALL"
+}
+
+# wait_lines N: until the report says N lines (5 s at most, 50 ms steps).
+wait_lines() {
+  local i got=""
+  for ((i = 0; i < 100; i++)); do
+    kill -USR1 "$PID" 2> /dev/null
+    got=$(jq -r '.replay.lines' "$REP" 2> /dev/null || true)
+    [ "$got" = "$1" ] && break
+    sleep 0.05
+  done
+  echo "${got:-none}"
+}
+
+run() { # run MODE-FLAGS...
+  local name=$1
+  shift
+  D=$TMP/$name
+  mkdir -p "$D/cfg"
+  LOG=$D/mail.log
+  REP=$D/report.json
+  ALL=$D/all.log
+  : > "$ALL"
+  cp -r "$(dirname "$DATA")/../patterns" "$D/rules"
+  "$BW" watch --report-json "$REP" --report-interval 50 --poll-interval 100 \
+    --rotate-wait 300 --rules "$D/rules" "$@" "$LOG" 2> "$D/err" &
+  PID=$!
+  # Ready when the first report exists (written once the signals are
+  # handled); compiling the rules into a fresh cache takes a moment.
+  local i=0
+  while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+  check "$name: watcher started" "$([ -s "$REP" ] && echo yes)" yes
+
+  # The file appears after the watcher started.
+  emit 1 6 "$LOG"
+  check "$name: file appearing later" "$(wait_lines 6)" 6
+  # Rename; the old file is still written to (rsyslog before its HUP);
+  # then the new file.
+  mv "$LOG" "$LOG.1"
+  emit 7 8 "$LOG.1"
+  emit 9 12 "$LOG"
+  check "$name: rename rotation" "$(wait_lines 12)" 12
+  # copytruncate
+  cp "$LOG" "$LOG.2"
+  : > "$LOG"
+  emit 13 16 "$LOG"
+  check "$name: copytruncate" "$(wait_lines 16)" 16
+  # delete and recreate
+  rm "$LOG"
+  emit 17 20 "$LOG"
+  check "$name: delete and recreate" "$(wait_lines 20)" 20
+  # SIGHUP with broken rules: the rules in use stay, and say so.
+  echo "9999 nosuchreason /x/" >> "$D/rules/recipient.rules"
+  kill -HUP "$PID"
+  i=0
+  while ! grep -q 'keeping the rules in use' "$D/err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  check "$name: SIGHUP with broken rules keeps the old" "$(grep -c 'keeping the rules in use' "$D/err")" 1
+  check "$name: ... naming the broken line" "$(grep -c 'recipient.rules:[0-9]*: unknown reason' "$D/err")" 1
+  # truncate, then grow past the old size at once (a different text)
+  : > "$LOG"
+  emit 21 33 "$LOG"
+  check "$name: truncated and regrown" "$(wait_lines 33)" 33
+  kill -TERM "$PID"
+  wait "$PID"
+  check "$name: SIGTERM exits 0" $? 0
+  check "$name: rotation said" "$(grep -c 'has gone\|has been replaced' "$D/err" | awk '{print ($1 > 0)}')" 1
+  check "$name: truncation said" "$(grep -c 'file truncated' "$D/err" | awk '{print ($1 > 0)}')" 1
+
+  # Live equals replay over everything written.
+  "$BW" report --json "$ALL" > "$D/replay.json"
+  local want got
+  want=$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.notifications.sent]' "$D/replay.json")
+  got=$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.notifications.sent]' "$REP")
+  check "$name: live totals equal the replay's" "$got" "$want"
+}
+
+run inotify
+run poll --poll-only
+
+if [ "$fails" -gt 0 ]; then
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
