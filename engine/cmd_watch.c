@@ -3,6 +3,7 @@
  * atomically every few seconds and at exit. SIGTERM/SIGINT: read what is
  * there, write the report, exit 0; SIGUSR1: write the report now; SIGHUP:
  * reload the rules (a broken new set keeps the old one, and says why). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "pipe.h"
 
 enum {
+  OPT_FROM_START,
   OPT_REPORT_JSON,
   OPT_REPORT_INTERVAL,
   OPT_POLL_ONLY,
@@ -30,6 +32,9 @@ enum {
 };
 
 static const bw_option_t options[] = {
+    {OPT_FROM_START, "--from-start", NULL,
+     "first read the rotated archives of each path (PATH.N, PATH.N.gz, "
+     "PATH.N.zst, PATH-DATE[.gz]), oldest first"},
     {OPT_REPORT_JSON, "--report-json", "PATH",
      "rewrite the report (as `report --json`) atomically at every interval "
      "and at exit"},
@@ -63,7 +68,7 @@ typedef struct {
   bw_replay_stats_t stats;
   bw__pipe_t pipe;
   bw_follow_t **follow;
-  int stopping;
+  int stopping, from_start;
   int64_t started_us;
 } watch_t;
 
@@ -101,6 +106,9 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     return 0;
   case OPT_POLL_ONLY:
     w->fo.poll_only = 1;
+    return 0;
+  case OPT_FROM_START:
+    w->from_start = 1;
     return 0;
   case OPT_RULES:
     w->rules_dir = val;
@@ -208,6 +216,143 @@ static void signal_cb(uv_signal_t *s, int signum) {
     stop(w);
 }
 
+/* ---- catching up on rotated archives ----------------------------------- */
+
+typedef struct {
+  char *path;
+  long long num; /* PATH.N: N; PATH-DATE: -DATE, so sorting descending puts
+                    the oldest first in both schemes */
+} archive_t;
+
+static int cmp_archive(const void *x, const void *y) {
+  const archive_t *a = x, *b = y;
+  return a->num < b->num ? 1 : a->num > b->num ? -1 : 0;
+}
+
+static int compressed_ext(const char *p) {
+  return strcmp(p, ".gz") == 0 || strcmp(p, ".zst") == 0 || *p == '\0';
+}
+
+/* The rotated siblings of path, oldest first. An archive whose
+ * uncompressed twin still exists (logrotate is compressing it) is
+ * skipped: the twin is read instead. Returns the count; *out is freed by
+ * free_archives(). */
+static size_t find_archives(const char *path, archive_t **out) {
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  const char *base = path;
+  if (slash != NULL) {
+    *slash = '\0';
+    base = path + (slash - dir) + 1;
+  } else {
+    strcpy(dir, ".");
+  }
+  size_t blen = strlen(base), n = 0, cap = 0;
+  archive_t *v = NULL;
+  DIR *d = opendir(dir[0] ? dir : "/");
+  if (d == NULL) {
+    *out = NULL;
+    return 0;
+  }
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *nm = de->d_name;
+    if (strncmp(nm, base, blen) != 0 || (nm[blen] != '.' && nm[blen] != '-'))
+      continue;
+    char *end;
+    long long num = strtoll(nm + blen + 1, &end, 10);
+    if (end == nm + blen + 1 || !compressed_ext(end) || num < 0)
+      continue;
+    if (*end != '\0') {
+      /* mail.log.2.gz while mail.log.2 still exists: being compressed. */
+      char twin[4096];
+      snprintf(twin, sizeof(twin), "%s/%.*s", dir, (int)(end - nm), nm);
+      if (access(twin, F_OK) == 0)
+        continue;
+    }
+    if (n == cap) {
+      cap = cap ? cap * 2 : 8;
+      archive_t *nv = realloc(v, cap * sizeof(*v));
+      if (nv == NULL)
+        break;
+      v = nv;
+    }
+    size_t len = strlen(dir) + 1 + strlen(nm) + 1;
+    v[n].path = malloc(len);
+    if (v[n].path == NULL)
+      break;
+    snprintf(v[n].path, len, "%s/%s", dir, nm);
+    v[n].num = nm[blen] == '.' ? num : -num;
+    n++;
+  }
+  closedir(d);
+  if (n > 1)
+    qsort(v, n, sizeof(*v), cmp_archive);
+  *out = v;
+  return n;
+}
+
+static void add_stats(bw_replay_stats_t *to, const bw_replay_stats_t *from) {
+  to->bytes_read += from->bytes_read;
+  to->bytes_decoded += from->bytes_decoded;
+  to->lines += from->lines;
+  for (int k = 0; k < BW_KIND__COUNT; k++)
+    to->by_kind[k] += from->by_kind[k];
+  for (int k = 0; k < 3; k++)
+    to->by_mta[k] += from->by_mta[k];
+  to->deliveries += from->deliveries;
+  for (int k = 0; k < BW_STATUS__COUNT; k++)
+    to->by_status[k] += from->by_status[k];
+  for (int k = 0; k < BW_STAGE__COUNT; k++)
+    to->by_stage[k] += from->by_stage[k];
+  for (int c = 0; c < 6; c++) {
+    to->by_dsn_class[c] += from->by_dsn_class[c];
+    for (int k = 0; k < 8; k++)
+      to->by_dsn_subject[c][k] += from->by_dsn_subject[c][k];
+  }
+  to->classified += from->classified;
+  for (int k = 0; k < BW_REASON__COUNT; k++)
+    to->by_reason[k] += from->by_reason[k];
+  for (int k = 0; k < BW_GROUP__COUNT; k++)
+    to->by_group[k] += from->by_group[k];
+  to->hard += from->hard;
+  to->soft += from->soft;
+  to->long_lines += from->long_lines;
+  to->partial_tails += from->partial_tails;
+  to->files_failed += from->files_failed;
+}
+
+/* Replay the archives of every path, oldest first, into the aggregation
+ * before following the live files. */
+static void catch_up(watch_t *w) {
+  for (size_t i = 0; i < w->npaths; i++) {
+    archive_t *a = NULL;
+    size_t n = find_archives(w->paths[i], &a);
+    if (n > 0) {
+      const char **paths = calloc(n, sizeof(char *));
+      bw_replay_opts_t ro = {0};
+      ro.rules = w->rules;
+      bw_replay_t *r = NULL;
+      if (paths != NULL && bw_replay_new(&ro, feed, w->agg, &r) == 0) {
+        for (size_t k = 0; k < n; k++)
+          paths[k] = a[k].path;
+        double elapsed;
+        bw__cli_run(r, paths, n, &elapsed);
+        add_stats(&w->stats, bw_replay_stats(r));
+        fprintf(stderr, "bouncewatch watch: %s: read %zu rotated archive%s "
+                        "first\n",
+                w->paths[i], n, n == 1 ? "" : "s");
+      }
+      bw_replay_free(r);
+      free(paths);
+    }
+    for (size_t k = 0; k < n; k++)
+      free(a[k].path);
+    free(a);
+  }
+}
+
 int bw__cmd_watch(int argc, char **argv) {
   watch_t *w = calloc(1, sizeof(*w));
   int rc = BW_EXIT_USAGE;
@@ -247,6 +392,8 @@ int bw__cmd_watch(int argc, char **argv) {
   loop_ok = 1;
   w->started_us = (int64_t)(uv_hrtime() / 1000);
 
+  if (w->from_start)
+    catch_up(w);
   for (size_t i = 0; i < w->npaths; i++)
     if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
                        &w->follow[i]) != 0) {

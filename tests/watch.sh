@@ -108,6 +108,34 @@ run() { # run MODE-FLAGS...
 run inotify
 run poll --poll-only
 
+# --from-start: the rotated archives first (oldest first, any of plain,
+# .gz and .zst; an archive still being compressed is read from its plain
+# twin), then the live file; a name that is not an archive is left alone.
+D=$TMP/catchup
+mkdir -p "$D"
+LOG=$D/mail.log
+REP=$D/report.json
+ALL=$D/all.log
+: > "$ALL"
+emit 1 8 "$D/a" && gzip -c "$D/a" > "$LOG.3.gz"
+emit 9 16 "$D/b" && zstd -q -c "$D/b" > "$LOG.2.zst"
+emit 17 20 "$LOG.1"
+cp "$LOG.1" "$LOG.1.part" && gzip -c "$LOG.1.part" | head -c 10 > "$LOG.1.gz"
+echo "not an archive" > "$LOG.bak"
+emit 21 33 "$LOG"
+"$BW" watch --from-start --report-json "$REP" --report-interval 50 "$LOG" 2> "$D/err" &
+PID=$!
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "catch-up: all lines" "$(wait_lines 33)" 33
+kill -TERM "$PID"
+wait "$PID"
+check "catch-up: said" "$(grep -c 'read 3 rotated archives first' "$D/err")" 1
+"$BW" report --json "$ALL" > "$D/replay.json"
+check "catch-up: totals equal the replay's" \
+  "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$REP")" \
+  "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$D/replay.json")"
+
 if [ "$fails" -gt 0 ]; then
   echo "$fails check(s) failed"
   exit 1

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh: runs the libFuzzer harnesses built with BW_FUZZ=ON.
+# It owns the seed corpora (built from tests/data into a work directory;
+# nothing committed is ever written), the per-harness libFuzzer options,
+# and the stats table of a long run. It does not build anything.
+#
+#   run.sh HOURS [BUILD_DIR]          every harness for HOURS (fractions
+#                                     fine), in the background; prints the
+#                                     work dir and returns at once
+#   run.sh --stats [WORK_DIR]         Markdown table of a (finished or
+#                                     running) long run, from its logs
+#   run.sh --ctest H BINARY SECONDS WORK   short run of one harness (ctest)
+#   run.sh --regressions H BINARY     every input in regressions/H once
+#   run.sh --seeds H DIR              write H's seed corpus into DIR
+#
+# Environment: FUZZ_WORK=/tmp/bw-fuzz (long runs), FUZZ_JOBS=nproc (how
+# many harnesses fuzz at once in a long run; the others wait their turn).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DATA=$ROOT/tests/data
+HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
+           fuzz_classify)
+
+note() { printf '%s\n' "$*" >&2; }
+die() { note "tests/fuzz/run.sh: $*"; exit 2; }
+
+# Leaks are bugs too; UBSan findings abort with a stack trace.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# libFuzzer options per harness. max_len: log lines and rule files stay
+# small; decoder and replay seeds are whole compressed fixtures (the
+# largest is 15 KiB). fuzz_rules compiles Hyperscan databases in the
+# loop, so it gets a longer per-input timeout.
+fuzz_args() {
+  case $1 in
+    fuzz_parse_line) echo "-max_len=4096 -timeout=10" ;;
+    fuzz_decode) echo "-max_len=20000 -timeout=20" ;;
+    fuzz_lines) echo "-max_len=8192 -timeout=10" ;;
+    fuzz_replay) echo "-max_len=20000 -timeout=20" ;;
+    fuzz_rules) echo "-max_len=4096 -timeout=60 -rss_limit_mb=4096" ;;
+    fuzz_classify) echo "-max_len=4096 -timeout=10" ;;
+    *) die "unknown harness $1" ;;
+  esac
+}
+
+# Write bytes given as numbers (0..255), then the files/strings after.
+bytes() { local b; for b in "$@"; do printf "\\x$(printf %02x "$b")"; done; }
+
+# Each line of a log (without its newline) as one file.
+split_lines() { # FILE OUTDIR PREFIX
+  awk -v out="$2/$3" '{ f = sprintf("%s-%04d", out, NR); printf "%s", $0 > f; close(f) }' "$1"
+}
+
+seeds() { # HARNESS DIR
+  local h=$1 dir=$2 f i=0
+  mkdir -p "$dir"
+  case $h in
+    fuzz_parse_line)
+      split_lines "$DATA/sample.log" "$dir" sample
+      split_lines "$DATA/dec/b.log" "$dir" b
+      # a.log repeats b.log's shapes; every 8th line adds its variety.
+      awk 'NR % 8 == 1' "$DATA/dec/a.log" > "$dir/.a"
+      split_lines "$dir/.a" "$dir" a
+      rm -f "$dir/.a"
+      ;;
+    fuzz_decode)
+      # 2 control bytes (chunk seed; out buffer, decoder, window) + file.
+      for f in "$DATA"/sample*.log* "$DATA"/dec/*.gz "$DATA"/dec/*.zst \
+               "$DATA"/dec/*.xz "$DATA"/dec/*.bz2 "$DATA"/dec/*.lz4 \
+               "$DATA"/dec/empty "$DATA"/dec/b.log; do
+        i=$((i + 1))
+        { bytes $((i * 37 % 256)) $((i * 11 % 32)); head -c 19000 "$f"; } \
+          > "$dir/$(basename "$f")-$i"
+      done
+      ;;
+    fuzz_lines)
+      for f in "$DATA"/sample.log "$DATA"/dec/b.log "$DATA"/dec/a.log; do
+        for c in "3 63" "5 70" "7 8" "2 127"; do
+          set -- $c
+          { bytes "$1" "$2"; head -c 4096 "$f"; } \
+            > "$dir/$(basename "$f")-$1-$2"
+        done
+      done
+      # CRLF endings and an unterminated tail.
+      { bytes 4 40; sed 's/$/\r/' "$DATA/sample.log" | head -c 3000; } \
+        > "$dir/crlf"
+      ;;
+    fuzz_replay)
+      for f in "$DATA"/sample*.log* "$DATA"/dec/b.log* "$DATA"/dec/trunc.* \
+               "$DATA"/dec/corrupt.* "$DATA"/dec/empty*; do
+        cp "$f" "$dir/$(basename "$f")"
+      done
+      ;;
+    fuzz_rules)
+      # Rule files in pieces of 25 lines (whole files are over max_len).
+      for f in "$ROOT"/patterns/*.rules "$DATA"/rules-*/*.rules; do
+        split -l 25 -a 2 "$f" "$dir/$(basename "$(dirname "$f")")-$(basename "$f")-"
+      done
+      ;;
+    fuzz_classify)
+      # stage, reply (2 bytes LE), dsn length, relay length; dsn, text.
+      local t id st rc reason diag
+      for t in "$DATA"/corpus/*.tsv; do
+        while IFS=$'\t' read -r id st rc reason diag; do
+          [[ $id == id ]] && continue
+          i=$((i + 1))
+          rc=${rc:-0}
+          [[ $rc =~ ^[0-9]+$ ]] || rc=0
+          st=${st:0:15}
+          { bytes 0 $((rc % 256)) $((rc / 256)) ${#st} 0
+            printf '%s%s' "$st" "$diag"; } > "$dir/$i"
+        done < "$t"
+      done
+      ;;
+    *) die "unknown harness $h" ;;
+  esac
+}
+
+ctest_run() { # HARNESS BINARY SECONDS WORK
+  local h=$1 bin=$2 secs=$3 work=$4
+  local corpus=$work/$h/corpus art=$work/$h/artifacts/
+  rm -rf "${work:?}/$h"
+  mkdir -p "$corpus" "$art"
+  seeds "$h" "$work/$h/seeds"
+  # New inputs go to the first directory (a scratch one), never to seeds.
+  # shellcheck disable=SC2046
+  if ! "$bin" $(fuzz_args "$h") -max_total_time="$secs" \
+      -artifact_prefix="$art" -print_final_stats=1 \
+      "$corpus" "$work/$h/seeds" > "$work/$h/log" 2>&1; then
+    tail -n 60 "$work/$h/log" >&2
+    note "$h: crash; input saved in $art (log: $work/$h/log)"
+    exit 1
+  fi
+  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+.*DONE' \
+    "$work/$h/log" || true
+}
+
+regressions() { # HARNESS BINARY
+  local h=$1 bin=$2 dir=$HERE/regressions/$1 f fail=0
+  [[ -d $dir ]] || { note "$h: no regressions"; return 0; }
+  for f in "$dir"/*; do
+    [[ -f $f ]] || continue
+    [[ $f == *.md || $f == *.txt ]] && continue
+    # shellcheck disable=SC2046
+    if "$bin" $(fuzz_args "$h") "$f" > /dev/null 2>&1; then
+      note "ok   $f"
+    else
+      note "FAIL $f"
+      fail=1
+    fi
+  done
+  return $fail
+}
+
+long_run() { # HOURS BUILD_DIR
+  local hours=$1 build=${2:-$ROOT/build-fuzz} work=${FUZZ_WORK:-/tmp/bw-fuzz}
+  local secs jobs h bin
+  secs=$(awk -v h="$hours" 'BEGIN { printf "%d", h * 3600 }')
+  ((secs > 0)) || die "HOURS must be > 0"
+  jobs=${FUZZ_JOBS:-$(nproc)}
+  for h in "${HARNESSES[@]}"; do
+    bin=$build/tests/fuzz/$h
+    [[ -x $bin ]] || die "$bin missing: build with -DBW_FUZZ=ON first"
+  done
+  mkdir -p "$work"
+  printf '%s\n' "$secs" > "$work/seconds"
+  (
+    for h in "${HARNESSES[@]}"; do
+      # Keep at most $jobs harnesses running.
+      while (($(jobs -rp | wc -l) >= jobs)); do sleep 5; done
+      mkdir -p "$work/$h/corpus" "$work/$h/artifacts"
+      [[ -d $work/$h/seeds ]] || seeds "$h" "$work/$h/seeds"
+      # shellcheck disable=SC2046
+      "$build/tests/fuzz/$h" $(fuzz_args "$h") -max_total_time="$secs" \
+        -artifact_prefix="$work/$h/artifacts/" -print_final_stats=1 \
+        -print_pcs=0 "$work/$h/corpus" "$work/$h/seeds" \
+        > "$work/$h/log" 2>&1 &
+    done
+    wait
+    "$HERE/run.sh" --stats "$work" > "$work/stats.md"
+  ) > /dev/null 2>&1 &
+  note "fuzzing ${#HARNESSES[@]} harnesses for $secs s each ($jobs at a time) in $work;"
+  note "progress: $0 --stats $work   (final table: $work/stats.md)"
+}
+
+stats() { # WORK_DIR
+  local work=${1:-${FUZZ_WORK:-/tmp/bw-fuzz}} h log
+  printf '| harness | executions | exec/s | coverage (cov) | features (ft) | corpus | crashes |\n'
+  printf '|---|---:|---:|---:|---:|---:|---:|\n'
+  for h in "${HARNESSES[@]}"; do
+    log=$work/$h/log
+    [[ -f $log ]] || continue
+    # The last status line ("#N ... cov: C ft: F corp: K/..." with
+    # "exec/s: E") and the final stats, when the run has ended.
+    awk -v h="$h" -v crashes="$(find "$work/$h/artifacts" -type f 2>/dev/null | wc -l)" '
+      /^#[0-9]+/ {
+        n = substr($1, 2)
+        for (i = 2; i <= NF; i++) {
+          if ($i == "cov:") cov = $(i + 1)
+          if ($i == "ft:") ft = $(i + 1)
+          if ($i == "corp:") { corp = $(i + 1); sub(/\/.*/, "", corp) }
+          if ($i == "exec/s:") eps = $(i + 1)
+        }
+      }
+      /^stat::number_of_executed_units:/ { n = $2 }
+      /^stat::average_exec_per_sec:/ { eps = $2 }
+      END { printf "| %s | %s | %s | %s | %s | %s | %d |\n", h, n, eps, cov, ft, corp, crashes }
+    ' "$log"
+  done
+}
+
+case ${1:-} in
+  --ctest) (($# == 5)) || die "usage: --ctest H BINARY SECONDS WORK"; ctest_run "$2" "$3" "$4" "$5" ;;
+  --regressions) (($# == 3)) || die "usage: --regressions H BINARY"; regressions "$2" "$3" ;;
+  --seeds) (($# == 3)) || die "usage: --seeds H DIR"; seeds "$2" "$3" ;;
+  --stats) stats "${2:-}" ;;
+  ''|-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+  *) long_run "$1" "${2:-}" ;;
+esac
