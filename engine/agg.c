@@ -19,7 +19,7 @@
 #define SERIES_POINTS 256
 #define TOP_SLOTS (2 * BW_AGG_TOP)
 #define MAX_BREACHES 64
-#define KEY_MAX 48 /* instance + queue id, or an Exim id */
+#define KEY_MAX 96 /* instance + queue id, or an Exim id */
 
 static uint64_t key_hash(const char *k, size_t n);
 
@@ -65,21 +65,22 @@ typedef struct {
 
 /* ---- messages in flight ------------------------------------------------ */
 
-enum { MSG_NOTIFICATION = 1 };
 
+/* A message in flight, stored in the open-addressing table itself (one
+ * cache line holds four): the key is kept only as its 64-bit hash. Two
+ * live keys sharing a hash would be merged; with 50,000 in flight the
+ * odds are about 1e-10, and a lookup costs one cache miss instead of two
+ * (index, then record), which perf showed as the join's main cost. */
 typedef struct {
-  char key[KEY_MAX];
-  uint64_t hash;
-  uint32_t sender;  /* sender-domain id */
+  uint64_t hash;    /* of "instance/queue-id"; 0 = empty slot */
   uint32_t pending; /* head of the pending-recipient list + 1, 0 none */
-  uint32_t next_free;
-  uint8_t keylen, flags, used;
+  uint32_t sender : 31; /* sender-domain id */
+  uint32_t notification : 1;
 } msg_t;
 
 typedef struct {
   uint64_t rcpt_hash;
   uint32_t rcpt_dom, next; /* next + 1 */
-  uint32_t msg;            /* owning message slot + 1, 0 = free */
   uint8_t reason, group, hard;
 } pend_t;
 
@@ -97,13 +98,11 @@ struct bw_agg_s {
   uint64_t *relay_hash;   /* by rcpt-domain id: last relay host's hash */
   uint32_t *relay_prov;   /* ... and its provider */
   const psl_ctx_t *psl;
-  /* Messages in flight: records msgs[max_messages], an open-addressing
-   * index of record + 1 (linear probing, backward-shift deletion), a free
-   * list, and a clock hand that picks the record to evict when full. */
+  /* Messages in flight: an open-addressing table (linear probing,
+   * backward-shift deletion) of at most max_messages entries in at least
+   * twice as many slots; a clock hand picks the entry to evict when full. */
   msg_t *msgs;
-  uint32_t *index;
-  size_t index_mask, msg_count, hand;
-  uint32_t msg_free; /* free list head + 1 */
+  size_t msg_mask, msg_count, hand;
   pend_t *pend;      /* pending (deferred) recipients, 2 * max_messages */
   size_t npend;
   uint32_t pend_free; /* free list head + 1, chained through next */
@@ -477,15 +476,14 @@ static size_t make_key(const bw_event_t *ev, bw_span_t qid, char *buf) {
   return n;
 }
 
-static uint32_t msg_find(const bw_agg_t *a, const char *k, size_t n,
-                         uint64_t h) {
-  for (size_t i = (size_t)h & a->index_mask;; i = (i + 1) & a->index_mask) {
-    uint32_t v = a->index[i];
+/* Slot of the message with this hash, or SIZE_MAX. */
+static size_t msg_find(const bw_agg_t *a, uint64_t h) {
+  for (size_t i = (size_t)h & a->msg_mask;; i = (i + 1) & a->msg_mask) {
+    uint64_t v = a->msgs[i].hash;
+    if (v == h)
+      return i;
     if (v == 0)
-      return UINT32_MAX;
-    const msg_t *m = &a->msgs[v - 1];
-    if (m->hash == h && m->keylen == n && memcmp(m->key, k, n) == 0)
-      return v - 1;
+      return SIZE_MAX;
   }
 }
 
@@ -495,77 +493,65 @@ static void pend_release(bw_agg_t *a, uint32_t head, int count_pending) {
     uint32_t next = p->next;
     if (count_pending)
       a->t.pending++;
-    p->msg = 0;
     p->next = a->pend_free;
     a->pend_free = head;
     head = next;
   }
 }
 
-static void msg_delete(bw_agg_t *a, uint32_t rec) {
-  msg_t *m = &a->msgs[rec];
-  size_t i = (size_t)m->hash & a->index_mask;
-  while (a->index[i] != rec + 1)
-    i = (i + 1) & a->index_mask;
+static void msg_delete(bw_agg_t *a, size_t i) {
+  pend_release(a, a->msgs[i].pending, 1);
   /* Backward-shift deletion: no tombstones, probes stay short. */
   for (size_t j = i;;) {
-    j = (j + 1) & a->index_mask;
-    uint32_t v = a->index[j];
+    j = (j + 1) & a->msg_mask;
+    uint64_t v = a->msgs[j].hash;
     if (v == 0)
       break;
-    size_t home = (size_t)a->msgs[v - 1].hash & a->index_mask;
+    size_t home = (size_t)v & a->msg_mask;
     int move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
     if (move) {
-      a->index[i] = v;
+      a->msgs[i] = a->msgs[j];
       i = j;
     }
   }
-  a->index[i] = 0;
-  pend_release(a, m->pending, 1);
-  m->used = 0;
-  m->pending = 0;
-  m->next_free = a->msg_free;
-  a->msg_free = rec + 1;
+  memset(&a->msgs[i], 0, sizeof(a->msgs[i]));
   a->msg_count--;
 }
 
-static uint32_t msg_insert(bw_agg_t *a, const char *k, size_t n, uint64_t h) {
-  if (a->msg_free == 0) {
-    /* Full: evict the record under the clock hand. */
-    while (!a->msgs[a->hand].used)
-      a->hand = (a->hand + 1) % a->o.max_messages;
-    msg_delete(a, (uint32_t)a->hand);
-    a->hand = (a->hand + 1) % a->o.max_messages;
+static size_t msg_insert(bw_agg_t *a, uint64_t h) {
+  if (a->msg_count >= a->o.max_messages) {
+    /* Full: evict the entry under the clock hand. */
+    while (a->msgs[a->hand].hash == 0)
+      a->hand = (a->hand + 1) & a->msg_mask;
+    msg_delete(a, a->hand);
+    a->hand = (a->hand + 1) & a->msg_mask;
     a->t.evicted_messages++;
   }
-  uint32_t rec = a->msg_free - 1;
-  msg_t *m = &a->msgs[rec];
-  a->msg_free = m->next_free;
-  memset(m, 0, sizeof(*m));
-  memcpy(m->key, k, n);
-  m->keylen = (uint8_t)n;
-  m->hash = h;
-  m->used = 1;
-  m->sender = a->unknown_sender;
-  size_t i = (size_t)h & a->index_mask;
-  while (a->index[i] != 0)
-    i = (i + 1) & a->index_mask;
-  a->index[i] = rec + 1;
+  size_t i = (size_t)h & a->msg_mask;
+  while (a->msgs[i].hash != 0)
+    i = (i + 1) & a->msg_mask;
+  memset(&a->msgs[i], 0, sizeof(a->msgs[i]));
+  a->msgs[i].hash = h;
+  a->msgs[i].sender = a->unknown_sender;
   a->msg_count++;
-  return rec;
+  return i;
 }
 
-static uint32_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
-                        int create) {
+/* Slot of the event's message (created if asked), SIZE_MAX if none. The
+ * slot is valid until the next insert or delete (entries move). */
+static size_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
+                      int create) {
   char k[KEY_MAX];
   size_t n = make_key(ev, qid, k);
   if (n == 0)
-    return UINT32_MAX;
+    return SIZE_MAX;
   uint64_t h = key_hash(k, n);
-  uint32_t rec = msg_find(a, k, n, h);
-  if (rec == UINT32_MAX && create)
-    rec = msg_insert(a, k, n, h);
-  return rec;
+  if (h == 0)
+    h = 1; /* 0 marks an empty slot */
+  size_t i = msg_find(a, h);
+  if (i == SIZE_MAX && create)
+    i = msg_insert(a, h);
+  return i;
 }
 
 /* ---- pending recipients ------------------------------------------------- */
@@ -596,7 +582,6 @@ static pend_t *pend_find(bw_agg_t *a, msg_t *m, uint64_t rh, int unlink) {
         *link = p->next;
         p->next = a->pend_free;
         a->pend_free = self;
-        p->msg = 0;
       }
       return p;
     }
@@ -647,17 +632,12 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
   size_t slots = 16;
   while (slots < 2 * a->o.max_messages)
     slots <<= 1;
-  a->index = calloc(slots, sizeof(uint32_t));
-  a->index_mask = slots - 1;
-  a->msgs = calloc(a->o.max_messages, sizeof(msg_t));
+  a->msgs = calloc(slots, sizeof(msg_t));
+  a->msg_mask = slots - 1;
   a->npend = a->o.max_messages;
   a->pend = calloc(a->npend, sizeof(pend_t));
-  if (a->index == NULL || a->msgs == NULL || a->pend == NULL)
+  if (a->msgs == NULL || a->pend == NULL)
     goto fail;
-  for (size_t i = a->o.max_messages; i > 0; i--) {
-    a->msgs[i - 1].next_free = a->msg_free;
-    a->msg_free = (uint32_t)i;
-  }
   for (size_t i = a->npend; i > 0; i--) {
     a->pend[i - 1].next = a->pend_free;
     a->pend_free = (uint32_t)i;
@@ -686,7 +666,6 @@ void bw_agg_free(bw_agg_t *a) {
   free(a->prov_of_rcpt);
   free(a->relay_hash);
   free(a->relay_prov);
-  free(a->index);
   free(a->msgs);
   free(a->pend);
   free(a);
@@ -737,15 +716,15 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
   if (ev->status == BW_STATUS_SUPPRESSED || ev->status == BW_STATUS_OTHER ||
       ev->status == BW_STATUS_NONE)
     return;
-  uint32_t rec = msg_get(a, ev, ev->queue_id, 0);
-  msg_t *m = rec != UINT32_MAX ? &a->msgs[rec] : NULL;
+  size_t slot = msg_get(a, ev, ev->queue_id, 0);
+  msg_t *m = slot != SIZE_MAX ? &a->msgs[slot] : NULL;
   uint32_t sender = m != NULL ? m->sender : a->unknown_sender;
   if (m == NULL && ev->has_sender) /* Exim F=<...> */
     sender = sender_id(a, ev->sender);
   int hard = v != NULL && v->hard;
   uint32_t rd = rcpt_domain(a, ev->rcpt);
 
-  if (m != NULL && (m->flags & MSG_NOTIFICATION)) {
+  if (m != NULL && m->notification) {
     bw_outcome_t o = ev->status == BW_STATUS_SENT ? BW_OUT_SENT
                      : ev->status == BW_STATUS_BOUNCED ? BW_OUT_BOUNCED
                      : ev->status == BW_STATUS_EXPIRED ? BW_OUT_EXPIRED
@@ -782,7 +761,6 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
       a->pend_free = p->next;
       p->rcpt_hash = rh;
       p->next = m->pending;
-      p->msg = rec + 1;
       m->pending = idx;
     }
     p->rcpt_dom = rd;
@@ -807,13 +785,12 @@ static void expire_message(bw_agg_t *a, msg_t *m, const bw_event_t *ev) {
     v.reason = (bw_reason_t)p->reason;
     v.group = (bw_group_t)p->group;
     v.hard = p->hard;
-    if (m->flags & MSG_NOTIFICATION)
+    if (m->notification)
       count(&a->t.notifications, BW_OUT_EXPIRED, &v, p->hard);
     else
       outcome(a, m->sender, p->rcpt_dom, (bw_span_t){NULL, 0}, BW_OUT_EXPIRED,
               &v, p->hard, ev->time_us);
     uint32_t next = p->next;
-    p->msg = 0;
     p->next = a->pend_free;
     a->pend_free = head;
     head = next;
@@ -829,37 +806,39 @@ void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
     if (ev->time_us > a->t.last_us)
       a->t.last_us = ev->time_us;
   }
-  uint32_t rec;
+  size_t slot;
   switch (ev->kind) {
   case BW_KIND_DELIVERY:
     delivery(a, ev, v);
     break;
   case BW_KIND_ARRIVAL:
-    rec = msg_get(a, ev, ev->queue_id, 1);
-    if (rec == UINT32_MAX)
+    slot = msg_get(a, ev, ev->queue_id, 1);
+    if (slot == SIZE_MAX)
       break;
     a->t.messages++;
     /* A null sender is a bounce notification (Postfix from=<>, Exim
      * "<= <>"): not the customer's mail, counted apart. */
-    if (ev->has_sender && ev->sender.len == 0)
-      a->msgs[rec].flags |= MSG_NOTIFICATION;
-    else
-      a->msgs[rec].sender = sender_id(a, ev->sender);
+    if (ev->has_sender && ev->sender.len == 0) {
+      a->msgs[slot].notification = 1;
+    } else {
+      uint32_t sid = sender_id(a, ev->sender);
+      a->msgs[slot].sender = sid; /* sender_id does not move entries */
+    }
     break;
   case BW_KIND_NOTIFICATION:
-    rec = msg_get(a, ev, ev->new_queue_id, 1);
-    if (rec != UINT32_MAX)
-      a->msgs[rec].flags |= MSG_NOTIFICATION;
+    slot = msg_get(a, ev, ev->new_queue_id, 1);
+    if (slot != SIZE_MAX)
+      a->msgs[slot].notification = 1;
     break;
   case BW_KIND_EXPIRED:
-    rec = msg_get(a, ev, ev->queue_id, 0);
-    if (rec != UINT32_MAX)
-      expire_message(a, &a->msgs[rec], ev);
+    slot = msg_get(a, ev, ev->queue_id, 0);
+    if (slot != SIZE_MAX)
+      expire_message(a, &a->msgs[slot], ev);
     break;
   case BW_KIND_REMOVED:
-    rec = msg_get(a, ev, ev->queue_id, 0);
-    if (rec != UINT32_MAX)
-      msg_delete(a, rec);
+    slot = msg_get(a, ev, ev->queue_id, 0);
+    if (slot != SIZE_MAX)
+      msg_delete(a, slot);
     break;
   default:
     break;
@@ -878,8 +857,8 @@ void bw_agg_finish(bw_agg_t *a) {
         advance(a, &a->sender.stats[i], b);
   }
   /* Recipients still deferred: pending, not outcomes. */
-  for (size_t i = 0; i < a->o.max_messages; i++)
-    if (a->msgs[i].used && a->msgs[i].pending != 0) {
+  for (size_t i = 0; i <= a->msg_mask; i++)
+    if (a->msgs[i].hash != 0 && a->msgs[i].pending != 0) {
       pend_release(a, a->msgs[i].pending, 1);
       a->msgs[i].pending = 0;
     }
