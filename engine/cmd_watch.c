@@ -266,7 +266,7 @@ static size_t find_archives(const char *path, archive_t **out) {
       continue;
     if (*end != '\0') {
       /* mail.log.2.gz while mail.log.2 still exists: being compressed. */
-      char twin[4096];
+      char twin[sizeof(dir) + 258]; /* dir, '/', a name of up to 256 */
       snprintf(twin, sizeof(twin), "%s/%.*s", dir, (int)(end - nm), nm);
       if (access(twin, F_OK) == 0)
         continue;

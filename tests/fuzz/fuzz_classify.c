@@ -17,6 +17,7 @@
 #error "BW_FUZZ_PATTERNS (the source tree's patterns/) must be defined"
 #endif
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)                                                            \
@@ -32,7 +33,11 @@ static bw_rules_t *rules;
 static bw_classifier_t *classifier;
 static unsigned nrules;
 
-static void setup(void) {
+/* Before the first input: compiling the shipped rules takes seconds,
+ * which must not count against -timeout. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
   bw_rules_opts_t opts = {"", stderr};
   unsigned nerrors;
   if (bw_rules_load(BW_FUZZ_PATTERNS, &opts, &rules, &nerrors) != 0) {
@@ -44,6 +49,7 @@ static void setup(void) {
   bw_rules_info_t info;
   bw_rules_info(rules, &info);
   nrules = info.rules;
+  return 0;
 }
 
 static void check_verdict(const bw_verdict_t *v, const bw_classify_in_t *in) {
@@ -91,8 +97,6 @@ static int same_verdict(const bw_verdict_t *a, const bw_verdict_t *b) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 5)
     return 0;
-  if (rules == NULL)
-    setup();
   size_t dsn_len = data[3] % 16, relay_len = data[4] % 64;
   const uint8_t *p = data + 5, *end = data + size;
   if (dsn_len > (size_t)(end - p))

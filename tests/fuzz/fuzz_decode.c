@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
   } while (0)
 
 /* Decompression bombs: stop comparing after this much output. */
-#define OUT_LIMIT (256u * 1024u)
+#define OUT_LIMIT (64u * 1024u)
 
 /* The window limits the CLI accepts (10..31) include some below 20,
  * where the limit is under 1 MiB. */
@@ -183,8 +183,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(memcmp(a.buf, b.buf, common) == 0);
   if (!a.limited && !b.limited) {
     CHECK(a.rc == b.rc);
-    CHECK(a.len == b.len);
-    CHECK(a.fin == b.fin);
+    /* How much of a block is flushed before its error shows depends on
+     * the buffer sizes; a clean end does not. */
+    if (a.rc == 0) {
+      CHECK(a.len == b.len);
+      CHECK(a.fin == b.fin);
+    }
   }
   if (fmt == BW_FMT_PLAIN) {
     CHECK(a.rc == 0 && a.fin == 0);

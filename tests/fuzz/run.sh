@@ -38,7 +38,7 @@ fuzz_args() {
   case $1 in
     fuzz_parse_line) echo "-max_len=4096 -timeout=10" ;;
     fuzz_decode) echo "-max_len=20000 -timeout=20" ;;
-    fuzz_lines) echo "-max_len=8192 -timeout=10" ;;
+    fuzz_lines) echo "-max_len=4096 -timeout=10" ;;
     fuzz_replay) echo "-max_len=20000 -timeout=20" ;;
     fuzz_rules) echo "-max_len=4096 -timeout=60 -rss_limit_mb=4096" ;;
     fuzz_classify) echo "-max_len=4096 -timeout=10" ;;
@@ -174,10 +174,12 @@ long_run() { # HOURS BUILD_DIR
       mkdir -p "$work/$h/corpus" "$work/$h/artifacts"
       [[ -d $work/$h/seeds ]] || seeds "$h" "$work/$h/seeds"
       # shellcheck disable=SC2046
+      # Fork mode: a crash is saved and fuzzing goes on, so one known bug
+      # does not end the run.
       "$build/tests/fuzz/$h" $(fuzz_args "$h") -max_total_time="$secs" \
-        -artifact_prefix="$work/$h/artifacts/" -print_final_stats=1 \
-        -print_pcs=0 "$work/$h/corpus" "$work/$h/seeds" \
-        > "$work/$h/log" 2>&1 &
+        -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -artifact_prefix="$work/$h/artifacts/" \
+        "$work/$h/corpus" "$work/$h/seeds" > "$work/$h/log" 2>&1 &
     done
     wait
     "$HERE/run.sh" --stats "$work" > "$work/stats.md"
@@ -197,13 +199,15 @@ stats() { # WORK_DIR
     # "exec/s: E") and the final stats, when the run has ended.
     awk -v h="$h" -v crashes="$(find "$work/$h/artifacts" -type f 2>/dev/null | wc -l)" '
       /^#[0-9]+/ {
-        n = substr($1, 2)
+        n = substr($1, 2); sub(/:$/, "", n)
         for (i = 2; i <= NF; i++) {
           if ($i == "cov:") cov = $(i + 1)
           if ($i == "ft:") ft = $(i + 1)
           if ($i == "corp:") { corp = $(i + 1); sub(/\/.*/, "", corp) }
+          if ($i == "time:") { t = $(i + 1); sub(/s$/, "", t) }
           if ($i == "exec/s:") eps = $(i + 1)
         }
+        if (t > 0) eps = int(n / t) # fork mode: per-job rates, use the total
       }
       /^stat::number_of_executed_units:/ { n = $2 }
       /^stat::average_exec_per_sec:/ { eps = $2 }
