@@ -243,7 +243,8 @@ int bw__cmd_report(int argc, char **argv) {
   bw_rules_t *rules = NULL;
   bw_replay_t *r = NULL;
   bw_agg_t *agg = NULL;
-  bw_agg_key_t *keys[4] = {NULL, NULL, NULL, NULL};
+  bw_agg_report_t rep;
+  memset(&rep, 0, sizeof(rep));
   int rc = BW_EXIT_USAGE;
   a.paths = calloc((size_t)argc + 1, sizeof(char *));
   if (a.paths == NULL)
@@ -286,16 +287,8 @@ int bw__cmd_report(int argc, char **argv) {
   bw__progress_done(&prog);
   bw_agg_finish(agg);
 
-  bw_agg_totals_t t;
-  bw_agg_totals(agg, &t);
-  size_t n[4];
-  static const bw_agg_table_t which[4] = {BW_AGG_SENDER, BW_AGG_SENDER_REG,
-                                          BW_AGG_RCPT, BW_AGG_PROVIDER};
-  for (int i = 0; i < 4; i++)
-    n[i] = bw_agg_keys(agg, which[i], &keys[i]);
   bw_report_in_t rin = {bw_replay_stats(r), elapsed, bw_replay_max_line(r)};
-  bw_agg_report_t rep = {&a.ao, &t, keys[0], keys[1], keys[2], keys[3],
-                         n[0], n[1], n[2], n[3], &rin};
+  bw__agg_report_build(&rep, agg, &a.ao, &rin);
   bw__out_init(&out, stdout);
   if (a.json)
     bw__agg_report_json(&out, &rep);
@@ -306,8 +299,7 @@ int bw__cmd_report(int argc, char **argv) {
   if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
     rc = BW_EXIT_USAGE;
 done:
-  for (int i = 0; i < 4; i++)
-    free(keys[i]);
+  bw__agg_report_release(&rep);
   bw_replay_free(r);
   bw_agg_free(agg);
   bw_rules_free(rules);

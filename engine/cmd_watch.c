@@ -142,25 +142,16 @@ static void write_report(watch_t *w) {
     perror(tmp);
     return;
   }
-  bw_agg_totals_t t;
-  bw_agg_totals(w->agg, &t);
-  bw_agg_key_t *keys[4] = {NULL, NULL, NULL, NULL};
-  size_t n[4];
-  static const bw_agg_table_t which[4] = {BW_AGG_SENDER, BW_AGG_SENDER_REG,
-                                          BW_AGG_RCPT, BW_AGG_PROVIDER};
-  for (int i = 0; i < 4; i++)
-    n[i] = bw_agg_keys(w->agg, which[i], &keys[i]);
   bw_report_in_t rin = {&w->stats,
                         (double)(uv_hrtime() / 1000 - (uint64_t)w->started_us) / 1e6,
                         w->fo.max_line};
-  bw_agg_report_t rep = {&w->ao, &t, keys[0], keys[1], keys[2], keys[3],
-                         n[0], n[1], n[2], n[3], &rin};
+  bw_agg_report_t rep;
+  bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
   static bw_out_t out;
   bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
-  for (int i = 0; i < 4; i++)
-    free(keys[i]);
+  bw__agg_report_release(&rep);
   int ok = !out.error && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;

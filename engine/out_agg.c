@@ -2,6 +2,8 @@
  * threshold first, then the tables) and the JSON document. Both print the
  * same numbers; the JSON schema is in the README. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "logtime.h"
@@ -134,6 +136,33 @@ static void table_json(bw_out_t *o, const bw_agg_report_t *r,
     key_json(o, r, &k[i], sender);
   }
   bw__out_str(o, "]");
+}
+
+void bw__agg_report_build(bw_agg_report_t *r, bw_agg_t *agg,
+                          const bw_agg_opts_t *opts,
+                          const bw_report_in_t *replay) {
+  memset(r, 0, sizeof(*r));
+  r->opts = opts;
+  r->replay = replay;
+  bw_agg_totals(agg, &r->totals_buf);
+  r->totals = &r->totals_buf;
+  bw_agg_key_t *k;
+  r->nsenders = bw_agg_keys(agg, BW_AGG_SENDER, &k);
+  r->senders = k;
+  r->nregistrable = bw_agg_keys(agg, BW_AGG_SENDER_REG, &k);
+  r->registrable = k;
+  r->nrcpt = bw_agg_keys(agg, BW_AGG_RCPT, &k);
+  r->rcpt = k;
+  r->nproviders = bw_agg_keys(agg, BW_AGG_PROVIDER, &k);
+  r->providers = k;
+}
+
+void bw__agg_report_release(bw_agg_report_t *r) {
+  free((void *)(uintptr_t)r->senders);
+  free((void *)(uintptr_t)r->registrable);
+  free((void *)(uintptr_t)r->rcpt);
+  free((void *)(uintptr_t)r->providers);
+  r->senders = r->registrable = r->rcpt = r->providers = NULL;
 }
 
 void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
