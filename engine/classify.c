@@ -211,8 +211,9 @@ static void text_codes(const char *t, const char *e, uint16_t *reply,
 /* Host part of "mx.example.com[1.2.3.4]:25" or "mx.example.com
  * [1.2.3.4]", or of "host mx.example.com[...]" in the text. */
 static bw_span_t relay_host(bw_span_t relay, const char *t, const char *e) {
-  const char *p = relay.p, *pe = relay.p + relay.len;
+  const char *p = relay.p;
   if (relay.len > 0) {
+    const char *pe = relay.p + relay.len;
     const char *q = p;
     while (q < pe && *q != '[' && *q != ' ' && *q != ':' && *q != ',')
       q++;

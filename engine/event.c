@@ -43,8 +43,9 @@ int bw_dsn_class(bw_span_t dsn) {
 int bw_dsn_subject(bw_span_t dsn) {
   if (bw_dsn_class(dsn) < 0 || dsn.p[2] < '0' || dsn.p[2] > '9')
     return -1;
-  /* Subjects are defined 0..7 (RFC 3463); a two-digit subject is not. */
-  if (dsn.p[3] != '.')
+  /* Subjects are defined 0..7 (RFC 3463); 8, 9 and two-digit subjects
+   * are not (the code still counts under its class). */
+  if (dsn.p[3] != '.' || dsn.p[2] > '7')
     return -1;
   return dsn.p[2] - '0';
 }

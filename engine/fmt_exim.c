@@ -251,8 +251,9 @@ bw_kind_t bw__parse_exim(bw_parser_t *ps, const char *p, const char *end,
     fields(p, end, ev);
 
   if (st == BW_STATUS_BOUNCED || st == BW_STATUS_DEFERRED) {
-    const char *t = ev->text.p, *te = t + ev->text.len;
+    const char *t = ev->text.p;
     if (t != NULL) {
+      const char *te = t + ev->text.len; /* NULL + 0 is undefined */
       exim_reply(t, te, ev);
       /* Exim's retry rules gave up: an expiry, not a remote rejection;
        * the real reason is on the recipient's earlier == lines. */
