@@ -159,6 +159,12 @@ check "explain names the blocklist" "$(grep -c '^blocklist: *Spamhaus: ask for d
 "$BW" check-rules > "$TMP/shipped.out"
 check "shipped rules check" $? 0
 
+# --- inputs the fuzzers found (tests/fuzz/regressions): subject 9, an Exim
+# failure without text; under ASan+UBSan these crashed before the fix.
+{ cat "$DATA/../fuzz/regressions/fuzz_parse_line/dsn-subject-9"; echo; cat "$DATA/../fuzz/regressions/fuzz_parse_line/exim-bounce-without-text"; echo; } > "$TMP/fz.log"
+"$BW" replay --json "$TMP/fz.log" > "$TMP/fz.json"
+check "fuzz finds: counted" "$(jq -c '[.deliveries.total, .deliveries.by_dsn_class."5", (.deliveries.by_dsn_subject|has("5.9"))]' "$TMP/fz.json")" "[2,1,false]"
+
 # --- usage errors ----------------------------------------------------------
 "$BW" replay > /dev/null 2>&1
 check "no files is a usage error" $? 1
