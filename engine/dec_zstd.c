@@ -93,17 +93,27 @@ static int zstd_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
     if (too_large || ZSTD_isError(r)) {
       if (too_large ||
           ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
-        capture(z, in + before_in, in_len - before_in);
+        if (in_len > before_in)
+          capture(z, in + before_in, in_len - before_in);
         uint64_t w = header_window(z->hdr, z->hdr_len);
         unsigned log = 10;
         while (log < 63 && (1ull << log) < w)
           log++;
-        snprintf(d->errmsg, sizeof(d->errmsg),
-                 "zstd frame needs a %llu MiB window (window log %u), above "
-                 "the limit of %llu MiB; allow it with --zstd-window-log=%u",
-                 (unsigned long long)((w + (1 << 20) - 1) >> 20), log,
-                 (unsigned long long)(1ull << (d->opts.zstd_window_log_max - 20)),
-                 log);
+        /* In MiB as doubles: limits below 1 MiB (window log 10..19) and
+         * frame sizes near 2^64 must not shift or overflow. */
+        double need = (double)w / 1048576.0;
+        double limit = (double)(1ull << d->opts.zstd_window_log_max) / 1048576.0;
+        if (log <= 31)
+          snprintf(d->errmsg, sizeof(d->errmsg),
+                   "zstd frame needs a %.0f MiB window (window log %u), "
+                   "above the limit of %.3g MiB; allow it with "
+                   "--zstd-window-log=%u",
+                   need < 1 ? 1 : need, log, limit, log);
+        else
+          snprintf(d->errmsg, sizeof(d->errmsg),
+                   "zstd frame needs a %.0f MiB window (window log %u), "
+                   "beyond the 2048 MiB bouncewatch accepts",
+                   need, log);
         rc = BW_EWINDOW;
       } else {
         snprintf(d->errmsg, sizeof(d->errmsg), "zstd: %s",

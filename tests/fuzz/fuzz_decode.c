@@ -44,6 +44,8 @@ typedef struct {
   int rc;      /* first error of run(), 0 if none */
   int fin;     /* finish() after the drain, when rc == 0 */
   int limited; /* stopped at OUT_LIMIT */
+  char why[256]; /* errmsg of the error, for the report */
+  size_t in_used; /* input consumed */
 } result_t;
 
 static uint32_t rng_next(uint32_t *s) {
@@ -99,6 +101,8 @@ static void decode(bw_decoder_t *d, const uint8_t *in, size_t n,
   r->rc = 0;
   r->fin = 0;
   r->limited = 0;
+  r->in_used = 0;
+  r->why[0] = '\0';
   bw_decoder_reset(d);
   CHECK(bw_decoder_errmsg(d)[0] == '\0');
   size_t pos = 0;
@@ -111,6 +115,7 @@ static void decode(bw_decoder_t *d, const uint8_t *in, size_t n,
       size_t used;
       r->rc = step(d, in + pos + off, chunk - off, &used, out, out_cap, r);
       off += used;
+      r->in_used = pos + off;
     }
     pos += off;
   }
@@ -131,6 +136,7 @@ static void decode(bw_decoder_t *d, const uint8_t *in, size_t n,
       check_errmsg(d, r->fin);
     }
   }
+  snprintf(r->why, sizeof(r->why), "%s", bw_decoder_errmsg(d));
   /* After an error (or not): a reset decoder has consumed nothing. */
   bw_decoder_reset(d);
   CHECK(bw_decoder_errmsg(d)[0] == '\0');
@@ -169,8 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   bw_decoder_t *d = *slot;
 
-  result_t a = {malloc(OUT_LIMIT), 0, 0, 0, 0};
-  result_t b = {malloc(OUT_LIMIT), 0, 0, 0, 0};
+  result_t a = {.buf = malloc(OUT_LIMIT)};
+  result_t b = {.buf = malloc(OUT_LIMIT)};
   CHECK(a.buf != NULL && b.buf != NULL);
   unsigned max_chunk = 1u << (1 + (c0 & 7)); /* 2 .. 256 bytes */
   size_t out_cap = 1 + (c1 & 0x1F);          /* 1 .. 32 bytes */
@@ -181,6 +187,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * prefix always agrees; complete runs agree entirely. */
   size_t common = a.len < b.len ? a.len : b.len;
   CHECK(memcmp(a.buf, b.buf, common) == 0);
+  if (!a.limited && !b.limited && a.rc != b.rc) {
+    fprintf(stderr,
+            "chunked (<= %u in, %zu out): rc %d after %zu in, %zu out: %s\n"
+            "one call: rc %d after %zu in, %zu out: %s\n",
+            max_chunk, out_cap, a.rc, a.in_used, a.len, a.why, b.rc,
+            b.in_used, b.len, b.why);
+  }
   if (!a.limited && !b.limited) {
     CHECK(a.rc == b.rc);
     /* How much of a block is flushed before its error shows depends on
