@@ -25,7 +25,9 @@
  * input (text, code, reply, stage, relay). Logs repeat diagnostics a lot
  * (every retry of a deferral, every message to a dead host), and a hit
  * costs a hash instead of a Hyperscan scan (~1.5 us on the shipped rules,
- * measured in bench/). Exact-input keyed, so a hit is the same answer. */
+ * measured in bench/). Only the hash is compared: two different inputs
+ * with the same 64-bit hash would share a verdict (odds ~2^-64 a pair;
+ * the hash is not keyed, so crafted collisions are possible in theory). */
 #define VCACHE_SLOTS 4096
 typedef struct {
   uint64_t key; /* 0 = empty */

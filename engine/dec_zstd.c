@@ -20,7 +20,29 @@ typedef struct {
   int in_frame;
   uint8_t hdr[FRAME_HEADER_MAX];
   size_t hdr_len;
+  uint64_t frame_out; /* bytes decoded from the current frame */
 } zstd_dec_t;
+
+/* Content size a frame header declares, UINT64_MAX if it declares none
+ * (or the header is incomplete, or it is not a zstd frame). */
+static uint64_t header_content_size(const uint8_t *h, size_t n) {
+  if (n < 6 || h[0] != 0x28 || h[1] != 0xB5 || h[2] != 0x2F || h[3] != 0xFD)
+    return UINT64_MAX;
+  uint8_t fhd = h[4];
+  int single = (fhd >> 5) & 1, flag = fhd >> 6;
+  if (flag == 0 && !single)
+    return UINT64_MAX;
+  static const size_t did_size[4] = {0, 1, 2, 4};
+  static const size_t fcs_size[4] = {1, 2, 4, 8};
+  size_t pos = 5 + (single ? 0 : 1) + did_size[fhd & 3];
+  size_t fs = fcs_size[flag];
+  if (n < pos + fs)
+    return UINT64_MAX;
+  uint64_t v = 0;
+  for (size_t i = 0; i < fs; i++)
+    v |= (uint64_t)h[pos + i] << (8 * i);
+  return fs == 2 ? v + 256 : v;
+}
 
 /* Window size a frame header asks for (RFC 8878 §3.1.1.1), 0 if the
  * header is incomplete or not a zstd frame. */
@@ -28,6 +50,8 @@ static uint64_t header_window(const uint8_t *h, size_t n) {
   if (n < 6 || h[0] != 0x28 || h[1] != 0xB5 || h[2] != 0x2F || h[3] != 0xFD)
     return 0;
   uint8_t fhd = h[4];
+  if (fhd & 0x08)
+    return 0; /* reserved bit set: not a valid frame, libzstd rejects it */
   int single_segment = (fhd >> 5) & 1;
   if (!single_segment) {
     uint8_t wd = h[5];
@@ -122,11 +146,24 @@ static int zstd_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
       }
       break;
     }
-    if (z->hdr_len < FRAME_HEADER_MAX)
+    if (z->hdr_len < FRAME_HEADER_MAX && ib.pos > before_in)
       capture(z, in + before_in, ib.pos - before_in);
+    z->frame_out += ob.pos - before_out;
     if (r == 0) {
+      /* libzstd checks the declared content size when it decodes a frame
+       * in one pass but not always when fed in pieces (fuzz_decode found
+       * it): check it here so the verdict does not depend on chunking. */
+      uint64_t want = header_content_size(z->hdr, z->hdr_len);
+      if (want != UINT64_MAX && want != z->frame_out) {
+        snprintf(d->errmsg, sizeof(d->errmsg),
+                 "zstd: frame declares %llu bytes but holds %llu",
+                 (unsigned long long)want, (unsigned long long)z->frame_out);
+        rc = BW_ECORRUPT;
+        break;
+      }
       z->in_frame = 0;
       z->hdr_len = 0;
+      z->frame_out = 0;
     } else if (ib.pos > before_in || ob.pos > before_out) {
       z->in_frame = 1;
     }
@@ -153,6 +190,7 @@ static void zstd_reset(bw_decoder_t *d) {
   ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
   z->in_frame = 0;
   z->hdr_len = 0;
+  z->frame_out = 0;
 }
 
 static void zstd_destroy(bw_decoder_t *d) {

@@ -328,6 +328,11 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
     uint32_t pid = ev->pid;
     int own_time = end - p > 10 && bw__isdigit(*p) && p[4] == '-';
     bw__parse_exim(ps, p, end, own_time, ev);
+    if (ev->kind == BW_KIND_UNKNOWN) {
+      /* The syslog prefix was fine; Exim's own stamp inside was not. */
+      ev->kind = BW_KIND_MTA_OTHER;
+      ev->mta = BW_MTA_EXIM;
+    }
     ev->host = host;
     ev->program = program;
     ev->service = program;

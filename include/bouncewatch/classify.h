@@ -151,8 +151,8 @@ typedef struct {
 } bw_verdict_t;
 
 /* Classify one diagnostic. Never fails; an empty text with no code is
- * BW_REASON_UNDEFINED. Recent inputs are remembered (exact match on all
- * inputs), so a repeated diagnostic costs a hash, not a scan. */
+ * BW_REASON_UNDEFINED. Recent inputs are remembered by a 64-bit hash of
+ * all inputs, so a repeated diagnostic costs a hash, not a scan. */
 void bw_classify(bw_classifier_t *c, const bw_classify_in_t *in,
                  bw_verdict_t *v);
 
