@@ -18,6 +18,7 @@
 #include "follow.h"
 #include "out_agg.h"
 #include "pipe.h"
+#include "src_stdin.h"
 
 enum {
   OPT_FROM_START,
@@ -68,6 +69,7 @@ typedef struct {
   bw_replay_stats_t stats;
   bw__pipe_t pipe;
   bw_follow_t **follow;
+  bw_stdin_t *in; /* "-": stdin through a pipe */
   int stopping, from_start;
   int64_t started_us;
 } watch_t;
@@ -170,6 +172,8 @@ static void stop(watch_t *w) {
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
       bw__follow_close(w->follow[i]);
+  if (w->in != NULL)
+    bw__stdin_close(w->in);
   bw_agg_finish(w->agg);
   write_report(w);
   uv_close((uv_handle_t *)&w->report_timer, NULL);
@@ -177,6 +181,17 @@ static void stop(watch_t *w) {
   uv_close((uv_handle_t *)&w->sig_int, NULL);
   uv_close((uv_handle_t *)&w->sig_usr1, NULL);
   uv_close((uv_handle_t *)&w->sig_hup, NULL);
+}
+
+/* stdin ended: nothing more will come; finish as on SIGTERM when it was
+ * the only source. */
+static void stdin_eof(void *arg) {
+  watch_t *w = arg;
+  int files = 0;
+  for (size_t i = 0; i < w->npaths; i++)
+    files += w->follow[i] != NULL;
+  if (files == 0)
+    stop(w);
 }
 
 static void reload_rules(watch_t *w) {
@@ -385,12 +400,29 @@ int bw__cmd_watch(int argc, char **argv) {
 
   if (w->from_start)
     catch_up(w);
-  for (size_t i = 0; i < w->npaths; i++)
+  for (size_t i = 0; i < w->npaths; i++) {
+    if (strcmp(w->paths[i], "-") == 0) {
+      /* A pipe (tail -F, journalctl -f) is read as a stream; a file
+       * redirected to stdin is followed by name like any path. */
+      if (uv_guess_handle(STDIN_FILENO) == UV_FILE) {
+        w->paths[i] = "/dev/stdin";
+      } else {
+        int e = w->in != NULL ? UV_EINVAL
+                              : bw__stdin_start(&w->loop, w->fo.max_line,
+                                                &w->pipe, stdin_eof, w, &w->in);
+        if (e != 0) {
+          fprintf(stderr, "bouncewatch watch: stdin: %s\n", uv_strerror(e));
+          goto done;
+        }
+        continue;
+      }
+    }
     if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
                        &w->follow[i]) != 0) {
       fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
       goto done;
     }
+  }
   uv_timer_init(&w->loop, &w->report_timer);
   w->report_timer.data = w;
   uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);

@@ -136,6 +136,24 @@ check "catch-up: totals equal the replay's" \
   "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$REP")" \
   "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$D/replay.json")"
 
+# stdin: a pipe is read to its end, then the report is written and the
+# watcher exits; a file on stdin is followed like a path.
+D=$TMP/stdin
+mkdir -p "$D"
+cat "$DATA/sample.log" | "$BW" watch --report-json "$D/r.json" - 2> "$D/err"
+check "stdin pipe: exit at end of input" $? 0
+check "stdin pipe: all lines" "$(jq '.replay.lines' "$D/r.json")" 33
+check "stdin pipe: totals" "$(jq -c '[.totals.sent,.totals.bounced,.totals.expired]' "$D/r.json")" "[3,3,2]"
+REP=$D/r2.json
+"$BW" watch --report-json "$REP" --report-interval 50 - < "$DATA/sample.log" 2> "$D/err2" &
+PID=$!
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "stdin file: all lines" "$(wait_lines 33)" 33
+kill -TERM "$PID"
+wait "$PID"
+check "stdin file: SIGTERM exits 0" $? 0
+
 if [ "$fails" -gt 0 ]; then
   echo "$fails check(s) failed"
   exit 1
