@@ -69,13 +69,15 @@ static int same(const char *a, const char *b, size_t n, int fold) {
 static uint32_t lookup(const bw_intern_t *t, const char *name, size_t len,
                        int fold, uint64_t h, size_t *slot) {
   size_t mask = t->nslots - 1;
+  uint32_t hi = (uint32_t)(h >> 32);
   for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-    uint32_t v = t->slots[i];
+    uint32_t v = t->slots[i].id1;
     if (v == 0) {
       *slot = i;
       return UINT32_MAX;
     }
-    if (t->hashes[v - 1] == h && same(t->names[v - 1], name, len, fold))
+    if (t->slots[i].hash == hi && t->hashes[v - 1] == h &&
+        same(t->names[v - 1], name, len, fold))
       return v - 1;
   }
 }
@@ -93,7 +95,8 @@ static uint32_t add(bw_intern_t *t, const char *name, size_t len, int fold,
   uint32_t id = (uint32_t)t->n++;
   t->names[id] = s;
   t->hashes[id] = h;
-  t->slots[slot] = id + 1;
+  t->slots[slot].id1 = id + 1;
+  t->slots[slot].hash = (uint32_t)(h >> 32);
   return id;
 }
 

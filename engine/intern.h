@@ -7,8 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A slot holds the id and the high half of the name's hash, so probing
+ * past other names touches only the slot array (the join looks a domain
+ * up per delivery; the extra arrays were its cache misses). */
 typedef struct {
-  uint32_t *slots; /* id + 1, 0 = empty */
+  uint32_t id1;  /* id + 1, 0 = empty */
+  uint32_t hash; /* high 32 bits of the name's hash */
+} bw_intern_slot_t;
+
+typedef struct {
+  bw_intern_slot_t *slots;
   size_t nslots;   /* power of two, > 2 * cap */
   char **names;    /* by id, each owned */
   uint64_t *hashes;
