@@ -128,14 +128,19 @@ static void test_dev_corpus_agreement(void **state) {
 }
 
 /* The phrase examples only check that a reason's phrases are known; they
- * were never whole decisions, so this reports without a threshold. */
+ * were never whole decisions (no stage, no code), so the floor is lower
+ * than the corpus goal: it guards against rules losing whole phrase
+ * families (84.6 % reason, 91.0 % group when written). */
 static void test_phrase_examples(void **state) {
   (void)state;
   score_t s;
   run_file(EXAMPLES, &s, 1);
+  double r = 100.0 * s.reason_ok / s.rows, g = 100.0 * s.group_ok / s.rows;
   printf("reason examples: %u rows, reason %.1f %%, group %.1f %%\n", s.rows,
-         100.0 * s.reason_ok / s.rows, 100.0 * s.group_ok / s.rows);
-  assert_true(s.rows > 0);
+         r, g);
+  assert_true(s.rows >= 70);
+  if (r < 80.0 || g < 88.0)
+    fail_msg("phrase examples below the floor (reason >= 80 %%, group >= 88 %%)");
 }
 
 int main(void) {
