@@ -161,11 +161,16 @@ if ((HAVE_BW)); then
   # line, is the cost of the reason database.
   row "$ALABEL" "bouncewatch replay --no-classify" cat_a 0 "$A" "$A_BYTES" \
     "$A_LINES" "$TMP/bw-noclass.json" -- "$BW" replay --no-classify --json "$A"
+  # The whole pipeline: decode, parse, classify, join, aggregate.
+  row "$ALABEL" "bouncewatch report" cat_a 0 "$A" "$A_BYTES" "$A_LINES" \
+    "$TMP/bw-report.json" -- "$BW" report --json "$A"
 fi
 row "$ALABEL .zst" "zstd -dc" zst 1 "$A.zst" "$A_BYTES" "$A_LINES" $NUL -- zstd -dc "$A.zst"
 if ((HAVE_BW)); then
   row "$ALABEL .zst" "bouncewatch replay" zst 0 "$A.zst" "$A_BYTES" "$A_LINES" \
     "$TMP/bw-zst.json" -- "$BW" replay --json "$A.zst"
+  row "$ALABEL .zst" "bouncewatch report" zst 0 "$A.zst" "$A_BYTES" "$A_LINES" \
+    "$TMP/bw-report-zst.json" -- "$BW" report --json "$A.zst"
 fi
 row "$ALABEL .gz" "pigz -dc" gz 1 "$A.gz" "$A_BYTES" "$A_LINES" $NUL -- pigz -dc "$A.gz"
 if ((HAVE_BW)); then
