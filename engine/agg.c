@@ -969,3 +969,204 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
   *out = v;
   return n;
 }
+
+/* ---- state: save and restore ------------------------------------------- */
+
+/* A checked binary stream: every byte goes through a running hash, which
+ * ends the file, so a truncated or damaged state is refused whole. */
+typedef struct {
+  FILE *f;
+  uint64_t h;
+  int bad;
+} sio_t;
+
+static void sput(sio_t *s, const void *p, size_t n) {
+  if (s->bad || n == 0)
+    return;
+  s->h = bw__hash_bytes(s->h, p, n);
+  if (fwrite(p, 1, n, s->f) != n)
+    s->bad = 1;
+}
+
+static void sget(sio_t *s, void *p, size_t n) {
+  if (s->bad || n == 0)
+    return;
+  if (fread(p, 1, n, s->f) != n) {
+    s->bad = 1;
+    return;
+  }
+  s->h = bw__hash_bytes(s->h, p, n);
+}
+
+#define STATE_MAGIC "BWAGGST1"
+
+/* What must match for a state to fit this aggregator: layout and caps. */
+static void shape(const bw_agg_t *a, uint64_t v[12]) {
+  v[0] = sizeof(keystat_t);
+  v[1] = sizeof(msg_t);
+  v[2] = sizeof(pend_t);
+  v[3] = sizeof(bw_counts_t);
+  v[4] = sizeof(bw_agg_totals_t);
+  v[5] = (uint64_t)a->nbuckets;
+  v[6] = a->msg_mask;
+  v[7] = a->npend;
+  v[8] = a->sender.names.cap;
+  v[9] = a->rcpt.names.cap;
+  v[10] = (uint64_t)a->o.bucket_s;
+  v[11] = SERIES_POINTS;
+}
+
+static void save_names(sio_t *s, const bw_intern_t *t) {
+  uint64_t hdr[3] = {t->n, t->other_id, t->overflowed};
+  sput(s, hdr, sizeof(hdr));
+  for (size_t i = 0; i < t->n; i++) {
+    uint32_t len = (uint32_t)strlen(t->names[i]);
+    sput(s, &len, sizeof(len));
+    sput(s, t->names[i], len);
+  }
+}
+
+static int restore_names(sio_t *s, bw_intern_t *t) {
+  uint64_t hdr[3];
+  sget(s, hdr, sizeof(hdr));
+  if (s->bad || hdr[0] > t->cap + 2)
+    return -1;
+  size_t cap = t->cap;
+  bw__intern_free(t);
+  if (bw__intern_init(t, cap) != 0)
+    return -1;
+  char buf[4096];
+  for (uint64_t i = 0; i < hdr[0]; i++) {
+    uint32_t len;
+    sget(s, &len, sizeof(len));
+    if (s->bad || len >= sizeof(buf))
+      return -1;
+    sget(s, buf, len);
+    if (s->bad || bw__intern_restore(t, buf, len) != i)
+      return -1;
+  }
+  t->other_id = (uint32_t)hdr[1];
+  t->overflowed = hdr[2];
+  return 0;
+}
+
+int bw_agg_save(const bw_agg_t *a, FILE *f) {
+  sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
+  uint64_t sh[12];
+  shape(a, sh);
+  sput(&s, STATE_MAGIC, 8);
+  sput(&s, sh, sizeof(sh));
+  sput(&s, &a->t, sizeof(a->t));
+  const table_t *tabs[4] = {&a->sender, &a->reg, &a->rcpt, &a->prov};
+  for (int i = 0; i < 4; i++)
+    save_names(&s, &tabs[i]->names);
+  for (size_t i = 0; i < a->sender.names.n; i++) {
+    keystat_t k = a->sender.stats[i];
+    uint8_t has[2] = {k.ring != NULL, k.s_final != NULL};
+    k.ring = NULL; /* pointers are not state */
+    k.breaches = NULL;
+    k.s_final = k.s_bad = NULL;
+    sput(&s, has, sizeof(has));
+    sput(&s, &k, sizeof(k));
+    const keystat_t *o = &a->sender.stats[i];
+    if (has[0])
+      sput(&s, o->ring, (size_t)a->nbuckets * sizeof(bucket_t));
+    if (has[1]) {
+      sput(&s, o->s_final, SERIES_POINTS * sizeof(uint32_t));
+      sput(&s, o->s_bad, SERIES_POINTS * sizeof(uint32_t));
+    }
+    sput(&s, o->breaches, o->nbreaches * sizeof(bw_breach_t));
+  }
+  for (int i = 1; i < 4; i++)
+    sput(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
+  uint64_t m[3] = {a->msg_count, a->hand, a->pend_free};
+  sput(&s, m, sizeof(m));
+  sput(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
+  sput(&s, a->pend, a->npend * sizeof(pend_t));
+  uint64_t check = s.h;
+  if (!s.bad && fwrite(&check, sizeof(check), 1, f) != 1)
+    s.bad = 1;
+  return s.bad ? BW_EIO : 0;
+}
+
+int bw_agg_restore(bw_agg_t *a, FILE *f) {
+  sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
+  char magic[8];
+  uint64_t want[12], got[12];
+  shape(a, want);
+  sget(&s, magic, 8);
+  sget(&s, got, sizeof(got));
+  if (s.bad || memcmp(magic, STATE_MAGIC, 8) != 0 ||
+      memcmp(want, got, sizeof(want)) != 0)
+    return BW_EPARSE; /* another version, or other caps */
+  sget(&s, &a->t, sizeof(a->t));
+  table_t *tabs[4] = {&a->sender, &a->reg, &a->rcpt, &a->prov};
+  for (int i = 0; i < 4; i++)
+    if (restore_names(&s, &tabs[i]->names) != 0)
+      return BW_EPARSE;
+  for (size_t i = 0; i < a->sender.names.cap + 2; i++) {
+    keystat_t *k = &a->sender.stats[i];
+    free(k->ring);
+    free(k->breaches);
+    free(k->s_final);
+    free(k->s_bad);
+    memset(k, 0, sizeof(*k));
+  }
+  for (size_t i = 0; i < a->sender.names.n && !s.bad; i++) {
+    keystat_t *k = &a->sender.stats[i];
+    uint8_t has[2];
+    sget(&s, has, sizeof(has));
+    sget(&s, k, sizeof(*k));
+    k->ring = NULL;
+    k->breaches = NULL;
+    k->s_final = k->s_bad = NULL;
+    if (s.bad || k->nbreaches > MAX_BREACHES)
+      return BW_EPARSE;
+    if (has[0]) {
+      k->ring = malloc((size_t)a->nbuckets * sizeof(bucket_t));
+      if (k->ring == NULL)
+        return BW_ENOMEM;
+      sget(&s, k->ring, (size_t)a->nbuckets * sizeof(bucket_t));
+    }
+    if (has[1]) {
+      k->s_final = malloc(SERIES_POINTS * sizeof(uint32_t));
+      k->s_bad = malloc(SERIES_POINTS * sizeof(uint32_t));
+      if (k->s_final == NULL || k->s_bad == NULL)
+        return BW_ENOMEM;
+      sget(&s, k->s_final, SERIES_POINTS * sizeof(uint32_t));
+      sget(&s, k->s_bad, SERIES_POINTS * sizeof(uint32_t));
+    }
+    if (k->nbreaches > 0) {
+      k->breaches = malloc(k->nbreaches * sizeof(bw_breach_t));
+      if (k->breaches == NULL)
+        return BW_ENOMEM;
+      sget(&s, k->breaches, k->nbreaches * sizeof(bw_breach_t));
+    }
+  }
+  for (int i = 1; i < 4; i++) {
+    memset(tabs[i]->counts, 0, (tabs[i]->names.cap + 2) * sizeof(bw_counts_t));
+    sget(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
+  }
+  uint64_t m[3];
+  sget(&s, m, sizeof(m));
+  sget(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
+  sget(&s, a->pend, a->npend * sizeof(pend_t));
+  uint64_t check = 0;
+  if (s.bad || fread(&check, sizeof(check), 1, f) != 1 || check != s.h ||
+      m[1] > a->msg_mask || m[2] > a->npend)
+    return BW_EPARSE;
+  a->msg_count = m[0];
+  a->hand = m[1];
+  a->pend_free = (uint32_t)m[2];
+  a->unknown_sender = bw__intern_find(&a->sender.names, "unknown", 7);
+  /* Provider lookups are caches: rebuild them, re-reading the map so the
+   * suffixes point at the restored provider ids. */
+  memset(a->prov_of_rcpt, 0, (a->o.max_domains * 2 + 2) * sizeof(uint32_t));
+  memset(a->relay_hash, 0, (a->o.max_domains * 2 + 2) * sizeof(uint64_t));
+  bw__intern_free(&a->prov_suffix);
+  free(a->prov_of_suffix);
+  a->prov_of_suffix = NULL;
+  if (load_providers(a, a->o.providers_file) != 0)
+    return BW_ENOMEM;
+  return 0;
+}

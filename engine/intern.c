@@ -123,3 +123,14 @@ uint32_t bw__intern_find(const bw_intern_t *t, const char *name, size_t len) {
   size_t slot;
   return lookup(t, name, len, 1, hash(name, len, 1), &slot);
 }
+
+uint32_t bw__intern_restore(bw_intern_t *t, const char *name, size_t len) {
+  /* Names come back in id order, so appending reproduces the ids, the
+   * one beyond the cap ("other") included. */
+  uint64_t h = hash(name, len, 0);
+  size_t slot;
+  uint32_t id = lookup(t, name, len, 0, h, &slot);
+  if (id != UINT32_MAX || t->n >= t->cap + 2)
+    return UINT32_MAX; /* a duplicate or too many: not our file */
+  return add(t, name, len, 0, h, slot);
+}

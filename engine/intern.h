@@ -33,6 +33,11 @@ void bw__intern_free(bw_intern_t *t);
  * Returns UINT32_MAX only on allocation failure. */
 uint32_t bw__intern(bw_intern_t *t, const char *name, size_t len, int fold);
 
+/* Re-add a name read back from a state file: it gets the next id (the
+ * caller adds names in id order). UINT32_MAX for a duplicate or an
+ * overfull table. */
+uint32_t bw__intern_restore(bw_intern_t *t, const char *name, size_t len);
+
 /* Id of an existing name or UINT32_MAX. */
 uint32_t bw__intern_find(const bw_intern_t *t, const char *name, size_t len);
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 #include "bouncewatch/agg.h"
+#include "bouncewatch/error.h"
 #include "logtime.h"
+#include "out_agg.h"
 #include "t_util.h"
 
 typedef struct {
@@ -269,6 +271,111 @@ static void test_domain_cap_other(void **state) {
   fx_free(&f);
 }
 
+/* The report of an aggregator as JSON text (to compare two of them). */
+static char *report_json(bw_agg_t *a, const bw_agg_opts_t *o) {
+  bw_replay_stats_t st;
+  memset(&st, 0, sizeof(st));
+  bw_report_in_t rin = {&st, 0.0, 65536};
+  bw_agg_report_t rep;
+  bw__agg_report_build(&rep, a, o, &rin);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  static bw_out_t out;
+  bw__out_init(&out, f);
+  bw__agg_report_json(&out, &rep);
+  bw__out_flush(&out);
+  fclose(f);
+  bw__agg_report_release(&rep);
+  return buf;
+}
+
+/* Save in the middle of a log, restore into a new aggregator, feed both
+ * the rest: the reports are identical (what a restart must give). A
+ * damaged or truncated state is refused. */
+static void test_state_roundtrip(void **state) {
+  (void)state;
+  bw_agg_opts_t o;
+  bw_agg_opts_default(&o);
+  o.nwindows = 1;
+  o.windows_s[0] = 3600;
+  o.min_volume = 10;
+  fx_t f = fx_new(&o);
+  char line[512];
+  feed(&f, QM "ABCDEF1234: from=<s@acme.example>, size=1, nrcpt=200 (queue active)", 0);
+  feed(&f, "2024-05-01 12:00:00 1rABCd-000Xyz-AB <= s@shop.example H=h [1.2.3.4] P=esmtps S=10 id=x@y", 0);
+  for (int i = 0; i < 200; i++) {
+    if (i == 100) {
+      /* Checkpoint: a pending deferral, a breach open, messages in flight. */
+      feed(&f, "2024-05-01 12:30:00 1rABCd-000Xyz-AB == d@example.net R=dnslookup T=remote_smtp defer (-44) H=mx [5.6.7.8]: SMTP error from remote mail server after RCPT TO:<d@example.net>: 451 4.7.1 later", BW_REASON_BLOCKED);
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *mf = open_memstream(&buf, &len);
+      assert_int_equal(bw_agg_save(f.a, mf), 0);
+      fclose(mf);
+      /* A damaged copy and a short copy are refused. */
+      bw_agg_t *bad;
+      assert_int_equal(bw_agg_new(&o, &bad), 0);
+      buf[len / 2] ^= 0x5a;
+      FILE *rf = fmemopen(buf, len, "r");
+      assert_int_equal(bw_agg_restore(bad, rf), BW_EPARSE);
+      fclose(rf);
+      bw_agg_free(bad);
+      buf[len / 2] ^= 0x5a;
+      assert_int_equal(bw_agg_new(&o, &bad), 0);
+      rf = fmemopen(buf, len - 9, "r");
+      assert_int_equal(bw_agg_restore(bad, rf), BW_EPARSE);
+      fclose(rf);
+      bw_agg_free(bad);
+      /* The real one: the new aggregator replaces the old. */
+      bw_agg_t *b;
+      assert_int_equal(bw_agg_new(&o, &b), 0);
+      rf = fmemopen(buf, len, "r");
+      assert_int_equal(bw_agg_restore(b, rf), 0);
+      fclose(rf);
+      free(buf);
+      char *before = report_json(f.a, &o), *after = report_json(b, &o);
+      assert_string_equal(before, after);
+      free(before);
+      free(after);
+      bw_agg_free(f.a);
+      f.a = b;
+    }
+    int bad = i % 10 == 9;
+    snprintf(line, sizeof(line),
+             "2024-05-01T12:%02d:%02d+00:00 mx1 postfix/smtp[3]: ABCDEF1234: to=<r%d@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=%s, status=%s (x)",
+             i * 15 / 60, i * 15 % 60, i, bad ? "5.1.1" : "2.0.0",
+             bad ? "bounced" : "sent");
+    feed(&f, line, bad ? BW_REASON_USERUNKNOWN : 0);
+  }
+  feed(&f, "2024-05-02 12:00:04 1rABCd-000Xyz-AB ** d@example.net: retry timeout exceeded", BW_REASON_EXPIRED);
+  bw_agg_finish(f.a);
+
+  /* The same log without the restart. */
+  fx_t g = fx_new(&o);
+  feed(&g, QM "ABCDEF1234: from=<s@acme.example>, size=1, nrcpt=200 (queue active)", 0);
+  feed(&g, "2024-05-01 12:00:00 1rABCd-000Xyz-AB <= s@shop.example H=h [1.2.3.4] P=esmtps S=10 id=x@y", 0);
+  for (int i = 0; i < 200; i++) {
+    if (i == 100)
+      feed(&g, "2024-05-01 12:30:00 1rABCd-000Xyz-AB == d@example.net R=dnslookup T=remote_smtp defer (-44) H=mx [5.6.7.8]: SMTP error from remote mail server after RCPT TO:<d@example.net>: 451 4.7.1 later", BW_REASON_BLOCKED);
+    int bad = i % 10 == 9;
+    snprintf(line, sizeof(line),
+             "2024-05-01T12:%02d:%02d+00:00 mx1 postfix/smtp[3]: ABCDEF1234: to=<r%d@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=%s, status=%s (x)",
+             i * 15 / 60, i * 15 % 60, i, bad ? "5.1.1" : "2.0.0",
+             bad ? "bounced" : "sent");
+    feed(&g, line, bad ? BW_REASON_USERUNKNOWN : 0);
+  }
+  feed(&g, "2024-05-02 12:00:04 1rABCd-000Xyz-AB ** d@example.net: retry timeout exceeded", BW_REASON_EXPIRED);
+  bw_agg_finish(g.a);
+  char *x = report_json(f.a, &o), *y = report_json(g.a, &o);
+  assert_string_equal(x, y);
+  assert_non_null(strstr(x, "\"expired\":1"));
+  free(x);
+  free(y);
+  fx_free(&f);
+  fx_free(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_final_outcome_once),
@@ -277,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_eviction_is_counted),
       cmocka_unit_test(test_window_breach_opens_and_closes),
       cmocka_unit_test(test_domain_cap_other),
+      cmocka_unit_test(test_state_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bouncewatch/classify.h"
 #include "bouncewatch/event.h"
@@ -153,6 +154,14 @@ typedef struct {
 } bw_agg_totals_t;
 
 void bw_agg_totals(const bw_agg_t *a, bw_agg_totals_t *t);
+
+/* The whole aggregation state (tables, messages in flight, windows,
+ * breaches) to f, and back into a bw_agg_t made with the same options.
+ * The format is versioned and ends with a checksum: a truncated, damaged
+ * or foreign state makes restore fail with BW_EPARSE, and the aggregator
+ * must then be freed and made anew (it may be half-restored). */
+int bw_agg_save(const bw_agg_t *a, FILE *f);
+int bw_agg_restore(bw_agg_t *a, FILE *f);
 
 typedef enum { BW_AGG_SENDER, BW_AGG_SENDER_REG, BW_AGG_RCPT, BW_AGG_PROVIDER } bw_agg_table_t;
 
