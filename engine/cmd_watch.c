@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -16,11 +18,13 @@
 #include "bouncewatch/error.h"
 #include "cli.h"
 #include "follow.h"
+#include "hash.h"
 #include "out_agg.h"
 #include "pipe.h"
 #include "src_stdin.h"
 
 enum {
+  OPT_STATE,
   OPT_FROM_START,
   OPT_REPORT_JSON,
   OPT_REPORT_INTERVAL,
@@ -33,6 +37,9 @@ enum {
 };
 
 static const bw_option_t options[] = {
+    {OPT_STATE, "--state", "PATH",
+     "state file (offsets and counts, for exactly-once restarts); default "
+     "$STATE_DIRECTORY/bouncewatch.state, or none"},
     {OPT_FROM_START, "--from-start", NULL,
      "first read the rotated archives of each path (PATH.N, PATH.N.gz, "
      "PATH.N.zst, PATH-DATE[.gz]), oldest first"},
@@ -54,7 +61,7 @@ static const bw_option_t options[] = {
 #define NOPTS (sizeof(options) / sizeof(options[0]))
 
 typedef struct {
-  const char *report_json, *rules_dir, *rules_cache;
+  const char *report_json, *rules_dir, *rules_cache, *state_path;
   uint64_t report_ms;
   bw_follow_opts_t fo;
   const char **paths;
@@ -112,6 +119,9 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_FROM_START:
     w->from_start = 1;
     return 0;
+  case OPT_STATE:
+    w->state_path = val;
+    return 0;
   case OPT_RULES:
     w->rules_dir = val;
     return 0;
@@ -163,15 +173,129 @@ static void write_report(watch_t *w) {
   }
 }
 
-static void report_cb(uv_timer_t *t) { write_report(t->data); }
+/* ---- the state file ------------------------------------------------------ */
+
+#define WATCH_MAGIC "BWWATCH1"
+
+/* The positions of every followed path, the line counters and the whole
+ * aggregation, written together (temporary file, fsync, rename) so they
+ * always agree: after a crash the lines read since are read again and
+ * counted once. */
+static void save_state(watch_t *w) {
+  if (w->state_path == NULL)
+    return;
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->state_path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (f == NULL) {
+    perror(tmp);
+    return;
+  }
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  int ok = fwrite(WATCH_MAGIC, 8, 1, f) == 1;
+  uint32_t n = (uint32_t)w->npaths;
+  ok = ok && fwrite(&n, sizeof(n), 1, f) == 1;
+  h = bw__hash_bytes(h, (const char *)&n, sizeof(n));
+  for (size_t i = 0; i < w->npaths && ok; i++) {
+    bw_follow_pos_t pos[2];
+    memset(pos, 0, sizeof(pos));
+    if (w->follow[i] != NULL)
+      bw__follow_position(w->follow[i], &pos[0], &pos[1]);
+    uint32_t len = (uint32_t)strlen(w->paths[i]);
+    ok = fwrite(&len, sizeof(len), 1, f) == 1 &&
+         fwrite(w->paths[i], 1, len, f) == len &&
+         fwrite(pos, sizeof(pos), 1, f) == 1;
+    h = bw__hash_bytes(h, w->paths[i], len);
+    h = bw__hash_bytes(h, (const char *)pos, sizeof(pos));
+  }
+  bw_replay_stats_t st = w->stats;
+  st.files = NULL;
+  st.nskips = 0; /* samples point at strings of this run */
+  memset(st.skips, 0, sizeof(st.skips));
+  ok = ok && fwrite(&st, sizeof(st), 1, f) == 1;
+  h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
+  ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
+  ok = ok && bw_agg_save(w->agg, f) == 0;
+  ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (fclose(f) != 0)
+    ok = 0;
+  if (!ok || rename(tmp, w->state_path) != 0) {
+    fprintf(stderr, "bouncewatch watch: writing %s failed\n", w->state_path);
+    unlink(tmp);
+  }
+}
+
+/* Load the state: 1 loaded, 0 none, -1 unusable (set aside). Positions
+ * are returned per path in pos[2 * i]. */
+static int load_state(watch_t *w, bw_follow_pos_t *pos) {
+  if (w->state_path == NULL)
+    return 0;
+  FILE *f = fopen(w->state_path, "rb");
+  if (f == NULL)
+    return 0;
+  char magic[8];
+  uint64_t h = 0x9E3779B97F4A7C15ull, check = 0;
+  uint32_t n = 0;
+  int ok = fread(magic, 8, 1, f) == 1 && memcmp(magic, WATCH_MAGIC, 8) == 0 &&
+           fread(&n, sizeof(n), 1, f) == 1 && n < 4096;
+  h = bw__hash_bytes(h, (const char *)&n, sizeof(n));
+  for (uint32_t i = 0; ok && i < n; i++) {
+    uint32_t len = 0;
+    char path[4096];
+    bw_follow_pos_t p[2];
+    ok = fread(&len, sizeof(len), 1, f) == 1 && len < sizeof(path) &&
+         fread(path, 1, len, f) == len && fread(p, sizeof(p), 1, f) == 1;
+    if (!ok)
+      break;
+    path[len] = '\0';
+    h = bw__hash_bytes(h, path, len);
+    h = bw__hash_bytes(h, (const char *)p, sizeof(p));
+    for (size_t k = 0; k < w->npaths; k++)
+      if (strcmp(w->paths[k], path) == 0) {
+        pos[2 * k] = p[0];
+        pos[2 * k + 1] = p[1];
+      }
+  }
+  bw_replay_stats_t st;
+  ok = ok && fread(&st, sizeof(st), 1, f) == 1;
+  h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
+  ok = ok && fread(&check, sizeof(check), 1, f) == 1 && check == h;
+  ok = ok && bw_agg_restore(w->agg, f) == 0;
+  fclose(f);
+  if (ok) {
+    st.files = NULL;
+    w->stats = st;
+    return 1;
+  }
+  char aside[4200];
+  snprintf(aside, sizeof(aside), "%s.bad-%ld", w->state_path, (long)time(NULL));
+  fprintf(stderr, "bouncewatch watch: %s is damaged or from another version; "
+                  "set aside as %s, starting afresh\n",
+          w->state_path, aside);
+  rename(w->state_path, aside);
+  return -1;
+}
+
+static void report_cb(uv_timer_t *t) {
+  write_report(t->data);
+  save_state(t->data);
+}
 
 static void stop(watch_t *w) {
   if (w->stopping)
     return;
   w->stopping = 1;
+  /* Read what is there, then save the state (positions after the last
+   * complete lines), then close: with a state, an unterminated last line
+   * is left for the next start to read whole. The state comes before
+   * finish(), which turns deferred recipients into "pending". */
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
-      bw__follow_close(w->follow[i]);
+      bw__follow_drain(w->follow[i]);
+  save_state(w);
+  for (size_t i = 0; i < w->npaths; i++)
+    if (w->follow[i] != NULL)
+      bw__follow_close(w->follow[i], w->state_path == NULL);
   if (w->in != NULL)
     bw__stdin_close(w->in);
   bw_agg_finish(w->agg);
@@ -329,12 +453,35 @@ static void add_stats(bw_replay_stats_t *to, const bw_replay_stats_t *from) {
   to->files_failed += from->files_failed;
 }
 
-/* Replay the archives of every path, oldest first, into the aggregation
- * before following the live files. */
+/* Replay the archives of paths[i] (all of them when newer_than_ns is 0,
+ * else those modified after it: rotated after the file we resumed in),
+ * oldest first, into the aggregation before following the live file. */
+static void catch_up_one(watch_t *w, size_t i, int64_t newer_than_ns);
+
 static void catch_up(watch_t *w) {
-  for (size_t i = 0; i < w->npaths; i++) {
+  for (size_t i = 0; i < w->npaths; i++)
+    catch_up_one(w, i, 0);
+}
+
+static void catch_up_one(watch_t *w, size_t i, int64_t newer_than_ns) {
+  {
     archive_t *a = NULL;
     size_t n = find_archives(w->paths[i], &a);
+    if (newer_than_ns > 0) {
+      size_t m = 0;
+      for (size_t k = 0; k < n; k++) {
+        struct stat st;
+        int64_t t = stat(a[k].path, &st) == 0
+                        ? (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                              st.st_mtim.tv_nsec
+                        : 0;
+        if (t > newer_than_ns)
+          a[m++] = a[k];
+        else
+          free(a[k].path);
+      }
+      n = m;
+    }
     if (n > 0) {
       const char **paths = calloc(n, sizeof(char *));
       bw_replay_opts_t ro = {0};
@@ -398,7 +545,33 @@ int bw__cmd_watch(int argc, char **argv) {
   loop_ok = 1;
   w->started_us = (int64_t)(uv_hrtime() / 1000);
 
-  if (w->from_start)
+  if (w->state_path == NULL) {
+    const char *sd = getenv("STATE_DIRECTORY"); /* systemd StateDirectory= */
+    if (sd != NULL && *sd != '\0') {
+      static char def[4096];
+      snprintf(def, sizeof(def), "%s/bouncewatch.state", sd);
+      w->state_path = def;
+    }
+  }
+  bw_follow_pos_t *saved = calloc(2 * w->npaths + 2, sizeof(*saved));
+  if (saved == NULL)
+    goto done;
+  int loaded = load_state(w, saved);
+  if (loaded < 0) {
+    /* A half-restored aggregator is not to be trusted: make it anew. */
+    bw_agg_free(w->agg);
+    w->agg = NULL;
+    memset(&w->stats, 0, sizeof(w->stats));
+    if (bw_agg_new(&w->ao, &w->agg) != 0) {
+      free(saved);
+      goto done;
+    }
+    w->pipe.cb_arg = w->agg;
+  }
+  /* The archives at a first start: with --from-start, or always when a
+   * state file is kept (its absence means we never ran here). A restart
+   * has them counted already. */
+  if ((w->from_start || w->state_path != NULL) && loaded != 1)
     catch_up(w);
   for (size_t i = 0; i < w->npaths; i++) {
     if (strcmp(w->paths[i], "-") == 0) {
@@ -420,9 +593,18 @@ int bw__cmd_watch(int argc, char **argv) {
     if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
                        &w->follow[i]) != 0) {
       fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
+      free(saved);
       goto done;
     }
+    if (loaded == 1) {
+      int64_t rotated = bw__follow_resume(w->follow[i], &saved[2 * i],
+                                          &saved[2 * i + 1]);
+      if (rotated > 0)
+        catch_up_one(w, i, rotated);
+    }
+    bw__follow_start(w->follow[i]);
   }
+  free(saved);
   uv_timer_init(&w->loop, &w->report_timer);
   w->report_timer.data = w;
   uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);

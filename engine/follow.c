@@ -1,6 +1,7 @@
 /* Following a log file across rotation. Reads happen on the loop thread
  * in bounded chunks (a check reads at most CHECK_BUDGET bytes, then
  * schedules itself again), so a burst never starves the loop. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -129,6 +130,126 @@ static int rewritten(bw_follow_t *f, file_t *x) {
   ssize_t k = pread(x->fd, now, x->marklen, (off_t)(x->offset - x->marklen));
   (void)f;
   return k != (ssize_t)x->marklen || memcmp(now, x->mark, x->marklen) != 0;
+}
+
+#define HEAD 64 /* bytes of a file's start that identify it */
+
+/* Hash of the first min(HEAD, limit) bytes of fd; *len gets the count. */
+static uint64_t head_hash(int fd, uint64_t limit, uint32_t *len) {
+  char b[HEAD];
+  size_t want = limit < HEAD ? (size_t)limit : HEAD;
+  ssize_t k = want > 0 ? pread(fd, b, want, 0) : 0;
+  if (k < 0)
+    k = 0;
+  *len = (uint32_t)k;
+  return bw__hash_bytes(0x1234567ull, b, (size_t)k);
+}
+
+static void pos_of(const file_t *x, bw_follow_pos_t *p) {
+  memset(p, 0, sizeof(*p));
+  if (x->fd < 0)
+    return;
+  p->valid = 1;
+  p->dev = (uint64_t)x->dev;
+  p->ino = (uint64_t)x->ino;
+  /* After the last complete line: the partial one is read again. */
+  p->offset = x->offset - x->split.carry_len -
+              (x->split.skipping ? x->split.skip_len : 0);
+  p->head_hash = head_hash(x->fd, p->offset, &p->head_len);
+}
+
+void bw__follow_position(const bw_follow_t *f, bw_follow_pos_t *cur,
+                         bw_follow_pos_t *old) {
+  pos_of(&f->cur, cur);
+  pos_of(&f->old, old);
+}
+
+/* Open `path` if it is the file saved in pos (same device, inode and
+ * head); -1 if not. */
+static int open_same(const char *path, const bw_follow_pos_t *pos, file_t *x) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  uint32_t hl;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      (uint64_t)st.st_dev != pos->dev || (uint64_t)st.st_ino != pos->ino ||
+      (uint64_t)st.st_size < pos->offset ||
+      head_hash(fd, pos->offset, &hl) != pos->head_hash || hl != pos->head_len) {
+    close(fd);
+    return -1;
+  }
+  x->fd = fd;
+  x->dev = st.st_dev;
+  x->ino = st.st_ino;
+  x->offset = pos->offset;
+  x->marklen = 0;
+  bw_splitter_reset(&x->split);
+  return 0;
+}
+
+/* The saved file under another name in the same directory (rotated while
+ * we were down): found by device and inode, confirmed by its head. */
+static int find_rotated(bw_follow_t *f, const bw_follow_pos_t *pos,
+                        file_t *x) {
+  DIR *d = opendir(f->dir);
+  if (d == NULL)
+    return -1;
+  struct dirent *de;
+  int rc = -1;
+  char p[4096 + 258];
+  while (rc != 0 && (de = readdir(d)) != NULL) {
+    if ((uint64_t)de->d_ino != pos->ino)
+      continue;
+    snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
+    rc = open_same(p, pos, x);
+  }
+  closedir(d);
+  return rc;
+}
+
+int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
+                          const bw_follow_pos_t *old) {
+  int64_t rotated_mtime_ns = 0;
+  const bw_follow_pos_t *saved[2] = {old, cur};
+  for (int i = 0; i < 2; i++) {
+    const bw_follow_pos_t *pos = saved[i];
+    if (pos == NULL || !pos->valid)
+      continue;
+    file_t tmp;
+    file_reset(&tmp);
+    tmp.split = f->old.split;
+    if (open_same(f->path, pos, &tmp) == 0) {
+      /* Still at its name: it is the live file. */
+      if (f->cur.fd >= 0)
+        continue;
+      tmp.split = f->cur.split;
+      f->cur = tmp;
+      fprintf(stderr, "bouncewatch: %s: resuming at byte %llu\n", f->path,
+              (unsigned long long)pos->offset);
+    } else if (find_rotated(f, pos, &tmp) == 0) {
+      /* Rotated while we were down: nobody writes to it any more, so it is
+       * read to its end now, before the files rotated after it (the
+       * caller reads those) and the live one. */
+      fprintf(stderr, "bouncewatch: %s: rotated while stopped; reading the "
+                      "rest of the old file from byte %llu\n",
+              f->path, (unsigned long long)pos->offset);
+      struct stat st;
+      if (fstat(tmp.fd, &st) == 0) {
+        int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (m > rotated_mtime_ns)
+          rotated_mtime_ns = m;
+      }
+      drain(f, &tmp, UINT64_MAX);
+      file_close(f, &tmp, 1);
+    } else {
+      fprintf(stderr, "bouncewatch: %s: the file saved at byte %llu is gone "
+                      "(deleted or compressed while stopped); its unread rest "
+                      "is lost\n",
+              f->path, (unsigned long long)pos->offset);
+    }
+  }
+  return rotated_mtime_ns;
 }
 
 static void schedule_again(bw_follow_t *f);
@@ -284,16 +405,24 @@ int bw__follow_new(uv_loop_t *loop, const char *path,
                       "every %llu ms\n",
               f->dir, uv_strerror(rc), (unsigned long long)f->o.poll_ms);
   }
-  bw__follow_check(f);
   *out = f;
   return 0;
 }
 
-void bw__follow_close(bw_follow_t *f) {
+void bw__follow_start(bw_follow_t *f) { bw__follow_check(f); }
+
+void bw__follow_drain(bw_follow_t *f) {
+  int was = f->closing;
+  f->closing = 1; /* no new file is opened, a rotated one is ended */
+  bw__follow_check(f);
+  f->closing = was;
+}
+
+void bw__follow_close(bw_follow_t *f, int tails) {
   f->closing = 1;
   bw__follow_check(f); /* read what is there */
-  file_close(f, &f->old, 1);
-  file_close(f, &f->cur, 1);
+  file_close(f, &f->old, tails);
+  file_close(f, &f->cur, tails);
   uv_close((uv_handle_t *)&f->poll, closed_cb);
   uv_close((uv_handle_t *)&f->again, closed_cb);
   if (!f->o.poll_only)

@@ -26,20 +26,49 @@ typedef struct {
   uint64_t bytes, rotations, truncations, reopen_errors;
 } bw_follow_stats_t;
 
+/* Where a followed file stands, for the state file: its identity (device,
+ * inode, a hash of its first head_len bytes) and the offset just after
+ * its last complete line. */
+typedef struct {
+  uint64_t dev, ino, offset, head_hash;
+  uint32_t head_len;
+  int valid;
+} bw_follow_pos_t;
+
 typedef struct bw_follow_s bw_follow_t;
 
+/* Positions of the live file and of a rotated one still being drained
+ * (valid == 0 when there is none). */
+void bw__follow_position(const bw_follow_t *f, bw_follow_pos_t *cur,
+                         bw_follow_pos_t *old);
+
+/* Resume from a saved position before the first look: the file still at
+ * the path is read on from pos->offset; one rotated while we were down
+ * (a sibling with the same device, inode and head) is read to its end at
+ * once. Returns the newest mtime (ns) of such rotated files, 0 if none:
+ * archives newer than that were rotated after it and are the caller's to
+ * read. Says on stderr what it did. */
+int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
+                          const bw_follow_pos_t *old);
+
+/* The first look happens in bw__follow_start (after an optional resume). */
 int bw__follow_new(uv_loop_t *loop, const char *path,
                    const bw_follow_opts_t *o, bw__pipe_t *pipe,
                    bw_follow_t **out);
+void bw__follow_start(bw_follow_t *f);
 
 /* Look at the file now: rotation, truncation, new bytes. Also run by the
  * directory events and the poll timer. */
 void bw__follow_check(bw_follow_t *f);
 
-/* Read everything available, end any partial last lines (as lines), and
+/* Read everything available now (without opening a new file). */
+void bw__follow_drain(bw_follow_t *f);
+
+/* Read everything available, end any partial last lines (as lines when
+ * `tails`; dropped otherwise, for a state that will re-read them), and
  * close the handles; the follower frees itself once libuv has closed
  * them (run the loop until it has no handles left). */
-void bw__follow_close(bw_follow_t *f);
+void bw__follow_close(bw_follow_t *f, int tails);
 
 const bw_follow_stats_t *bw__follow_stats(const bw_follow_t *f);
 

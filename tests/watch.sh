@@ -136,6 +136,67 @@ check "catch-up: totals equal the replay's" \
   "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$REP")" \
   "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred]' "$D/replay.json")"
 
+# Exactly once across crashes: bursts appended (with a rename rotation
+# every fifth), the watcher killed with SIGKILL at 20 moments and
+# restarted on its state file; the final totals equal one replay of
+# everything written. RANDOM is seeded, so a failure can be replayed.
+D=$TMP/crash
+mkdir -p "$D"
+LOG=$D/mail.log
+REP=$D/report.json
+ALL=$D/all.log
+STATE=$D/state
+: > "$ALL"
+RANDOM=42
+start_watch() {
+  rm -f "$REP" # its reappearance says the new watcher handles signals
+  "$BW" watch --state "$STATE" --report-json "$REP" --report-interval 20 \
+    --poll-interval 50 --rotate-wait 200 "$LOG" 2>> "$D/err" &
+  PID=$!
+}
+start_watch
+for round in $(seq 1 20); do
+  # Let the watcher come up (it may still die before its first
+  # checkpoint: that case is covered too).
+  i=0
+  while [ ! -s "$REP" ] && [ $i -lt 200 ]; do sleep 0.02; i=$((i + 1)); done
+  from=$((RANDOM % 33 + 1))
+  to=$((from + RANDOM % 12))
+  [ $to -gt 33 ] && to=33
+  emit "$from" "$to" "$LOG"
+  if [ $((round % 5)) -eq 0 ]; then
+    # dateext-style names: a higher number is a later rotation.
+    mv "$LOG" "$LOG-$(printf %02d "$round")"
+    emit 1 3 "$LOG"
+  fi
+  sleep "0.0$((RANDOM % 9 + 1))"
+  kill -KILL "$PID" 2> /dev/null
+  wait "$PID" 2> /dev/null
+  start_watch
+done
+total=$(wc -l < "$ALL")
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "crash: all lines once" "$(wait_lines "$total")" "$total"
+kill -TERM "$PID"
+wait "$PID"
+check "crash: last stop exits 0" $? 0
+check "crash: restarts resumed" "$(grep -c 'resuming at byte\|rotated while stopped' "$D/err" | awk '{print ($1 >= 10)}')" 1
+"$BW" report --json "$ALL" > "$D/replay.json"
+check "crash: totals equal one replay" \
+  "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$REP")" \
+  "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$D/replay.json")"
+# A damaged state is set aside, not trusted, and the start goes on.
+printf 'garbage' > "$STATE"
+"$BW" watch --state "$STATE" --report-json "$D/r3.json" "$LOG" 2> "$D/err3" &
+PID=$!
+i=0
+while [ ! -s "$D/r3.json" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$PID"
+wait "$PID"
+check "damaged state set aside" "$(grep -c 'is damaged or from another version; set aside' "$D/err3")" 1
+check "... and kept for a look" "$(ls "$D" | grep -c '^state.bad-')" 1
+
 # stdin: a pipe is read to its end, then the report is written and the
 # watcher exits; a file on stdin is followed like a path.
 D=$TMP/stdin
