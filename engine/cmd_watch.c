@@ -79,6 +79,7 @@ typedef struct {
   bw_stdin_t *in; /* "-": stdin through a pipe */
   int stopping, from_start;
   int64_t started_us;
+  uint64_t last_seen; /* lines + bytes at the last report */
 } watch_t;
 
 static void usage(FILE *fp) {
@@ -276,9 +277,16 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos) {
   return -1;
 }
 
+/* Only when something was read since the last time: an idle watcher
+ * then costs a stat poll a second and nothing else. */
 static void report_cb(uv_timer_t *t) {
-  write_report(t->data);
-  save_state(t->data);
+  watch_t *w = t->data;
+  uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read;
+  if (seen == w->last_seen)
+    return;
+  w->last_seen = seen;
+  write_report(w);
+  save_state(w);
 }
 
 static void stop(watch_t *w) {
