@@ -111,28 +111,33 @@ struct bw_agg_s {
 
 /* ---- rates ------------------------------------------------------------- */
 
+uint64_t bw_final_outcomes(const bw_counts_t *c) {
+  return c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
+}
+uint64_t bw_failed_outcomes(const bw_counts_t *c) {
+  return c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
+}
+
+static double ratio(uint64_t a, uint64_t b) {
+  return b ? (double)a / (double)b : 0.0;
+}
+
 double bw_bounce_rate(const bw_counts_t *c) {
-  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-  return f ? (double)(c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED]) / (double)f
-           : 0.0;
+  return ratio(bw_failed_outcomes(c), bw_final_outcomes(c));
 }
 double bw_hard_rate(const bw_counts_t *c) {
-  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-  return f ? (double)c->n[BW_OUT_HARD] / (double)f : 0.0;
+  return ratio(c->n[BW_OUT_HARD], bw_final_outcomes(c));
 }
 double bw_deferral_rate(const bw_counts_t *c) {
-  uint64_t f = c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] +
-               c->n[BW_OUT_EXPIRED] + c->n[BW_OUT_DEFERRED];
-  return f ? (double)c->n[BW_OUT_DEFERRED] / (double)f : 0.0;
+  return ratio(c->n[BW_OUT_DEFERRED],
+               bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED]);
 }
 double bw_window_rate(const bw_window_counts_t *w) {
-  return w->final ? (double)w->bounced / (double)w->final : 0.0;
+  return ratio(w->bounced, w->final);
 }
 
 double bw_complaint_rate(const bw_counts_t *c) {
-  return c->n[BW_OUT_SENT]
-             ? (double)c->n[BW_OUT_COMPLAINTS] / (double)c->n[BW_OUT_SENT]
-             : 0.0;
+  return ratio(c->n[BW_OUT_COMPLAINTS], c->n[BW_OUT_SENT]);
 }
 
 void bw_agg_opts_default(bw_agg_opts_t *o) {
@@ -873,14 +878,10 @@ void bw_agg_totals(const bw_agg_t *a, bw_agg_totals_t *t) {
 
 /* ---- results ------------------------------------------------------------ */
 
-static uint64_t finals(const bw_counts_t *c) {
-  return c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-}
-
 static int cmp_key(const void *x, const void *y) {
   const bw_agg_key_t *a = x, *b = y;
-  uint64_t fa = finals(&a->total) + a->total.n[BW_OUT_DEFERRED],
-           fb = finals(&b->total) + b->total.n[BW_OUT_DEFERRED];
+  uint64_t fa = bw_final_outcomes(&a->total) + a->total.n[BW_OUT_DEFERRED],
+           fb = bw_final_outcomes(&b->total) + b->total.n[BW_OUT_DEFERRED];
   if (fa != fb)
     return fa > fb ? -1 : 1;
   return strcmp(a->name, b->name);
@@ -923,7 +924,7 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
   for (size_t i = 0; i < t->names.n; i++) {
     if (t->counts != NULL) {
       const bw_counts_t *c = &t->counts[i];
-      if (finals(c) + c->n[BW_OUT_DEFERRED] == 0)
+      if (bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED] == 0)
         continue;
       v[n].name = t->names.names[i];
       v[n].total = *c;
@@ -931,7 +932,7 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
       continue;
     }
     keystat_t *k = &t->stats[i];
-    if (finals(&k->total) + k->total.n[BW_OUT_DEFERRED] == 0)
+    if (bw_final_outcomes(&k->total) + k->total.n[BW_OUT_DEFERRED] == 0)
       continue;
     bw_agg_key_t *o = &v[n++];
     o->name = t->names.names[i];

@@ -33,15 +33,11 @@ static void jstr(bw_out_t *o, int *f, const char *k, const char *v) {
     bw__out_json_str(o, v, strlen(v));
 }
 
-static uint64_t finals(const bw_counts_t *c) {
-  return c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-}
-
 static void counts_json(bw_out_t *o, int *f, const bw_counts_t *c) {
   bw__out_json_u64(o, f, "sent", c->n[BW_OUT_SENT]);
   bw__out_json_u64(o, f, "bounced", c->n[BW_OUT_BOUNCED]);
   bw__out_json_u64(o, f, "expired", c->n[BW_OUT_EXPIRED]);
-  bw__out_json_u64(o, f, "final", finals(c));
+  bw__out_json_u64(o, f, "final", bw_final_outcomes(c));
   bw__out_json_u64(o, f, "deferred", c->n[BW_OUT_DEFERRED]);
   bw__out_json_u64(o, f, "hard", c->n[BW_OUT_HARD]);
   bw__out_json_u64(o, f, "complaints", c->n[BW_OUT_COMPLAINTS]);
@@ -331,7 +327,7 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
                       "whole log, %llu final outcomes\n",
                    k->name, k->registrable ? k->registrable : "-",
                    100 * bw_bounce_rate(&k->total),
-                   (unsigned long long)finals(&k->total));
+                   (unsigned long long)bw_final_outcomes(&k->total));
     for (size_t b = 0; b < k->nbreaches; b++) {
       const bw_breach_t *br = &k->breaches[b];
       char s0[40], s1[40] = "still over at the end";
@@ -369,7 +365,7 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
                     "%llu, expired %llu\n"
                     "  bounce rate %.2f%%, hard-bounce rate %.2f%%, deferral "
                     "events %llu (deferral rate %.2f%%)\n",
-                 (unsigned long long)t->messages, (unsigned long long)finals(c),
+                 (unsigned long long)t->messages, (unsigned long long)bw_final_outcomes(c),
                  (unsigned long long)c->n[BW_OUT_SENT],
                  (unsigned long long)c->n[BW_OUT_BOUNCED],
                  (unsigned long long)c->n[BW_OUT_EXPIRED], 100 * bw_bounce_rate(c),
@@ -379,7 +375,7 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
   bw__out_printf(o, "  reasons: %s\n", buf[0] ? buf : "-");
   bw__out_printf(o, "  counted apart: %llu bounce-notification outcomes, %llu "
                     "address-verification probes\n",
-                 (unsigned long long)finals(&t->notifications),
+                 (unsigned long long)bw_final_outcomes(&t->notifications),
                  (unsigned long long)t->probes);
   bw__out_printf(o, "  still deferred at the end (pending): %llu; outcomes "
                     "under sender \"unknown\" (message began before the log "

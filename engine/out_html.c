@@ -15,34 +15,10 @@
 #define TOP_REASONS 6
 #define MAX_BREACH_LINES 4
 
-/* ---- rates (same definitions as agg.h documents) ------------------------ */
-
-static uint64_t final_of(const bw_counts_t *c) {
-  return c->n[BW_OUT_SENT] + c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-}
-
-static uint64_t bounced_of(const bw_counts_t *c) {
-  return c->n[BW_OUT_BOUNCED] + c->n[BW_OUT_EXPIRED];
-}
+/* ---- rates: agg.h's own definitions ------------------------------------ */
 
 static double ratio(uint64_t a, uint64_t b) {
   return b == 0 ? 0.0 : (double)a / (double)b;
-}
-
-static double bounce_rate(const bw_counts_t *c) {
-  return ratio(bounced_of(c), final_of(c));
-}
-
-static double hard_rate(const bw_counts_t *c) {
-  return ratio(c->n[BW_OUT_HARD], final_of(c));
-}
-
-static double deferral_rate(const bw_counts_t *c) {
-  return ratio(c->n[BW_OUT_DEFERRED], final_of(c) + c->n[BW_OUT_DEFERRED]);
-}
-
-static double complaint_rate(const bw_counts_t *c) {
-  return ratio(c->n[BW_OUT_COMPLAINTS], c->n[BW_OUT_SENT]);
 }
 
 /* A key is "hot" (drawn red) when its rate is over the threshold on
@@ -424,8 +400,8 @@ static double bar_scale(const bw_html_in_t *in, const bw_agg_key_t *k,
   static const double nice[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1};
   double mx = in->bounce_threshold * 2;
   for (size_t i = 0; i < n; i++) {
-    double r = bounce_rate(&k[i].total);
-    if (r > mx && final_of(&k[i].total) >= in->min_volume)
+    double r = bw_bounce_rate(&k[i].total);
+    if (r > mx && bw_final_outcomes(&k[i].total) >= in->min_volume)
       mx = r;
   }
   for (size_t i = 0; i < sizeof nice / sizeof nice[0]; i++)
@@ -495,8 +471,8 @@ static void header(FILE *f, const bw_html_in_t *in, const bw_agg_totals_t *t,
   }
   put(f, "</p>\n");
 
-  uint64_t fin = final_of(c);
-  double br = bounce_rate(c), cr = complaint_rate(c);
+  uint64_t fin = bw_final_outcomes(c);
+  double br = bw_bounce_rate(c), cr = bw_complaint_rate(c);
   put(f, "<div class=\"cards\">\n");
   card(f, "", "messages", t->messages, NULL);
   card(f, "", "final outcomes", fin, "recipients");
@@ -504,7 +480,7 @@ static void header(FILE *f, const bw_html_in_t *in, const bw_agg_totals_t *t,
   card(f, "", "bounced", c->n[BW_OUT_BOUNCED], NULL);
   card(f, "", "expired", c->n[BW_OUT_EXPIRED], "gave up");
   card_rate(f, hot(in, br, fin) ? "bad" : "", "bounce rate", br, fin);
-  card_rate(f, "", "hard-bounce rate", hard_rate(c), fin);
+  card_rate(f, "", "hard-bounce rate", bw_hard_rate(c), fin);
   card(f, "", "deferrals", c->n[BW_OUT_DEFERRED], "attempts");
   card(f, cr >= in->complaint_threshold && c->n[BW_OUT_COMPLAINTS] > 0
               ? "bad" : "",
@@ -519,8 +495,8 @@ static void header(FILE *f, const bw_html_in_t *in, const bw_agg_totals_t *t,
   card(f, "apart", "untracked deferrals", t->untracked, NULL);
   card(f, "apart", "outcomes in \"other\"", t->other_domains, NULL);
   card(f, "apart", "notifications (from=&lt;&gt;)",
-       final_of(&t->notifications), NULL);
-  card(f, "apart", "notifications bounced", bounced_of(&t->notifications),
+       bw_final_outcomes(&t->notifications), NULL);
+  card(f, "apart", "notifications bounced", bw_failed_outcomes(&t->notifications),
        NULL);
   card(f, "apart", "probes", t->probes, "address verification");
   put(f, "</div>\n<p class=\"muted small\">Dashed cards are counted apart: "
@@ -536,11 +512,6 @@ static int has_open_breach(const bw_agg_key_t *k) {
   return 0;
 }
 
-/* A window's bounce rate (bounced and expired over final outcomes). */
-static double window_rate(const bw_window_counts_t *c) {
-  return c->final ? (double)c->bounced / (double)c->final : 0.0;
-}
-
 /* Over threshold: a breach on record, or a window over the bounce
  * threshold right now on enough volume (a breach the aggregator has not
  * recorded yet, e.g. over its cap). */
@@ -549,7 +520,7 @@ static int is_over(const bw_html_in_t *in, const bw_agg_key_t *k) {
     return 1;
   for (size_t w = 0; w < in->nwindows && w < 4; w++) {
     const bw_window_counts_t *c = &k->window[w];
-    if (hot(in, window_rate(c), c->final))
+    if (hot(in, bw_window_rate(c), c->final))
       return 1;
   }
   return 0;
@@ -582,7 +553,7 @@ static void window_rates(FILE *f, const bw_html_in_t *in,
   for (size_t w = 0; w < in->nwindows && w < 4; w++) {
     const bw_window_counts_t *c = &k->window[w];
     uint64_t fin = c->final;
-    double r = window_rate(c);
+    double r = bw_window_rate(c);
     pf(f, "<span class=\"%s\">last ", cls);
     pdur(f, in->windows_s[w]);
     put(f, ": ");
@@ -698,9 +669,9 @@ static void over_row(FILE *f, const bw_html_in_t *in, const bw_agg_key_t *k) {
   put(f, "</td><td>");
   window_rates(f, in, k, "bl");
   put(f, "<span class=\"bl\">whole log: <b>");
-  ppct(f, bounce_rate(&k->total));
+  ppct(f, bw_bounce_rate(&k->total));
   put(f, "</b> of ");
-  pnum(f, final_of(&k->total));
+  pnum(f, bw_final_outcomes(&k->total));
   put(f, "</span></td><td>");
   reasons_inline(f, &k->total, 3);
   put(f, "</td><td>");
@@ -1031,7 +1002,7 @@ static void reasons_table(FILE *f, const bw_counts_t *c) {
 static void domain_card(FILE *f, const bw_html_in_t *in,
                         const bw_agg_key_t *k) {
   const bw_counts_t *c = &k->total;
-  uint64_t fin = final_of(c);
+  uint64_t fin = bw_final_outcomes(c);
   int over = is_over(in, k);
   pf(f, "<section class=\"dom%s\">\n<div class=\"head\"><h3>",
      over ? " hotd" : "");
@@ -1054,20 +1025,20 @@ static void domain_card(FILE *f, const bw_html_in_t *in,
   put(f, "</b></span><span class=\"kv\">sent <b>");
   pnum(f, c->n[BW_OUT_SENT]);
   put(f, "</b></span><span class=\"kv\">bounced+expired <b>");
-  pnum(f, bounced_of(c));
+  pnum(f, bw_failed_outcomes(c));
   pf(f, "</b></span><span class=\"kv\">bounce rate <b%s>",
-     hot(in, bounce_rate(c), fin) ? " class=\"hotv\"" : "");
-  ppct(f, bounce_rate(c));
+     hot(in, bw_bounce_rate(c), fin) ? " class=\"hotv\"" : "");
+  ppct(f, bw_bounce_rate(c));
   put(f, "</b></span><span class=\"kv\">hard <b>");
-  ppct(f, hard_rate(c));
+  ppct(f, bw_hard_rate(c));
   put(f, "</b></span><span class=\"kv\">deferrals <b>");
   pnum(f, c->n[BW_OUT_DEFERRED]);
   put(f, "</b> (");
-  ppct(f, deferral_rate(c));
+  ppct(f, bw_deferral_rate(c));
   put(f, ")</span><span class=\"kv\">complaints <b>");
   pnum(f, c->n[BW_OUT_COMPLAINTS]);
   put(f, "</b> (");
-  ppct(f, complaint_rate(c));
+  ppct(f, bw_complaint_rate(c));
   put(f, ")</span>");
   window_rates(f, in, k, "kv");
   put(f, "</div>\n");
@@ -1097,8 +1068,8 @@ static void key_table(FILE *f, const bw_html_in_t *in, const char *id,
   put(f, ", dashed: threshold)</span></th></tr></thead>\n<tbody>\n");
   for (size_t i = 0; i < shown; i++) {
     const bw_counts_t *c = &k[i].total;
-    uint64_t fin = final_of(c);
-    double r = bounce_rate(c);
+    uint64_t fin = bw_final_outcomes(c);
+    double r = bw_bounce_rate(c);
     pf(f, "<tr%s><td class=\"d\">", hot(in, r, fin) ? " class=\"hot\"" : "");
     esc(f, name_or(k[i].name, "(no name)"));
     put(f, "</td><td class=\"n\">");
@@ -1106,7 +1077,7 @@ static void key_table(FILE *f, const bw_html_in_t *in, const char *id,
     put(f, "</td><td class=\"n\">");
     pnum(f, c->n[BW_OUT_SENT]);
     put(f, "</td><td class=\"n\">");
-    pnum(f, bounced_of(c));
+    pnum(f, bw_failed_outcomes(c));
     put(f, "</td><td class=\"n\">");
     pnum(f, c->n[BW_OUT_HARD]);
     put(f, "</td><td class=\"n\">");

@@ -42,6 +42,11 @@ typedef struct {
   uint64_t by_group[BW_GROUP__COUNT];
 } bw_counts_t;
 
+/* Final outcomes (sent + bounced + expired) and the failed ones among
+ * them (bounced + expired): the two terms of the bounce rate. */
+uint64_t bw_final_outcomes(const bw_counts_t *c);
+uint64_t bw_failed_outcomes(const bw_counts_t *c);
+
 /* bounce rate = (bounced + expired) / (sent + bounced + expired);
  * 0 when there is no final outcome. */
 double bw_bounce_rate(const bw_counts_t *c);
