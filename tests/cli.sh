@@ -9,16 +9,7 @@ DATA=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 export BW_RULES_CACHE="$TMP/cache"   # never the user's ~/.cache
-fails=0
-
-check() { # check NAME ACTUAL EXPECTED
-  if [ "$2" != "$3" ]; then
-    echo "FAIL: $1: expected '$3', got '$2'"
-    fails=$((fails + 1))
-  else
-    echo "ok: $1"
-  fi
-}
+. "$(dirname "$0")/check.sh"
 
 # --- the sample log: every count known by hand ----------------------------
 "$BW" replay --json "$DATA/sample.log" > "$TMP/s.json"
@@ -173,8 +164,4 @@ check "unknown option" $? 1
 "$BW" replay --zstd-window-log 99 x > /dev/null 2>&1
 check "window log range" $? 1
 
-if [ "$fails" -gt 0 ]; then
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish

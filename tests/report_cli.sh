@@ -8,15 +8,7 @@ DATA=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 export BW_RULES_CACHE="$TMP/cache"
-fails=0
-check() {
-  if [ "$2" != "$3" ]; then
-    echo "FAIL: $1: expected '$3', got '$2'"
-    fails=$((fails + 1))
-  else
-    echo "ok: $1"
-  fi
-}
+. "$(dirname "$0")/check.sh"
 
 "$BW" report --json --html "$TMP/r.html" "$DATA/sample.log" > "$TMP/r.json"
 check "exit" $? 0
@@ -54,8 +46,4 @@ check "progress bar on a terminal" "$(tr '\r' '\n' < "$TMP/tty.out" | grep -c '^
 check "no progress bar off a terminal" "$(grep -c '%' "$TMP/notty.err")" 0
 check "big log counted" "$(jq '.replay.lines' "$TMP/big2.json")" $((33 * 16384))
 
-if [ "$fails" -gt 0 ]; then
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish

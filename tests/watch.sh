@@ -12,15 +12,7 @@ DATA=$2
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2> /dev/null; rm -rf "$TMP"' EXIT
 export BW_RULES_CACHE="$TMP/cache"
-fails=0
-check() {
-  if [ "$2" != "$3" ]; then
-    echo "FAIL: $1: expected '$3', got '$2'"
-    fails=$((fails + 1))
-  else
-    echo "ok: $1"
-  fi
-}
+. "$(dirname "$0")/check.sh"
 
 # Lines of the sample in a deterministic order, to be written in pieces.
 LINES=()
@@ -215,8 +207,4 @@ kill -TERM "$PID"
 wait "$PID"
 check "stdin file: SIGTERM exits 0" $? 0
 
-if [ "$fails" -gt 0 ]; then
-  echo "$fails check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish
