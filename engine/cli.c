@@ -84,6 +84,16 @@ int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
   return 0;
 }
 
+int bw__cli_uint_opt(const char *cmd, const char *opt, const char *val,
+                     unsigned long long lo, unsigned long long hi,
+                     unsigned long long *out) {
+  if (bw__cli_uint(val, lo, hi, out) == 0)
+    return 0;
+  fprintf(stderr, "bouncewatch %s: %s wants %llu..%llu, got '%s'\n", cmd, opt,
+          lo, hi, val != NULL ? val : "");
+  return BW_EXIT_USAGE;
+}
+
 static int is_dir(const char *p) {
   struct stat st;
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);

@@ -39,6 +39,12 @@ void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts);
 int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
                  unsigned long long *out);
 
+/* bw__cli_uint() for option `opt` of command `cmd`: on a bad value it
+ * says so on stderr, naming the range, and returns BW_EXIT_USAGE. */
+int bw__cli_uint_opt(const char *cmd, const char *opt, const char *val,
+                     unsigned long long lo, unsigned long long hi,
+                     unsigned long long *out);
+
 /* The rules directory: `given` if not NULL, else $BW_PATTERNS, else the
  * installed share/bouncewatch/patterns, else the source tree's patterns/
  * (for a build tree). */

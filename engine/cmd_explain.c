@@ -54,6 +54,7 @@ typedef struct {
 static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   explain_args_t *a = ctx;
   unsigned long long v;
+  int rc;
   if (o == NULL) {
     if (a->text != NULL) {
       fprintf(stderr, "bouncewatch explain: give the text as one argument "
@@ -74,11 +75,8 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     a->status = val;
     break;
   case OPT_REPLY:
-    if (bw__cli_uint(val, 200, 599, &v) != 0) {
-      fprintf(stderr, "bouncewatch explain: --reply wants 200..599, got '%s'\n",
-              val);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("explain", o->name, val, 200, 599, &v)))
+      return rc;
     a->reply = (unsigned)v;
     break;
   case OPT_STAGE: {

@@ -65,6 +65,7 @@ typedef struct {
 static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   replay_args_t *a = ctx;
   unsigned long long v;
+  int rc;
   if (o == NULL) {
     a->paths[a->npaths++] = val;
     return 0;
@@ -77,20 +78,13 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     a->events = 1;
     break;
   case OPT_MAX_LINE:
-    if (bw__cli_uint(val, 64, 1ull << 30, &v) != 0) {
-      fprintf(stderr, "bouncewatch replay: --max-line wants 64..%llu, got '%s'\n",
-              1ull << 30, val);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("replay", o->name, val, 64, 1ull << 30, &v)))
+      return rc;
     a->ro.max_line = (size_t)v;
     break;
   case OPT_ZSTD_WINDOW_LOG:
-    if (bw__cli_uint(val, 10, 31, &v) != 0) {
-      fprintf(stderr,
-              "bouncewatch replay: --zstd-window-log wants 10..31, got '%s'\n",
-              val);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("replay", o->name, val, 10, 31, &v)))
+      return rc;
     a->ro.zstd_window_log_max = (unsigned)v;
     break;
   case OPT_RULES:

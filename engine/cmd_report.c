@@ -95,6 +95,7 @@ static int percent(const char *name, const char *val, double *out) {
 static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   report_args_t *a = ctx;
   unsigned long long v;
+  int rc;
   if (o == NULL) {
     a->paths[a->npaths++] = val;
     return 0;
@@ -120,10 +121,8 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     a->ao.windows_s[a->ao.nwindows++] = (int64_t)v;
     return 0;
   case OPT_BUCKET:
-    if (bw__cli_uint(val, 1, 86400, &v) != 0) {
-      fprintf(stderr, "bouncewatch report: --bucket wants 1..86400\n");
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 1, 86400, &v)))
+      return rc;
     a->ao.bucket_s = (int64_t)v;
     return 0;
   case OPT_BOUNCE:
@@ -148,37 +147,27 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_COMPLAINT:
     return percent(o->name, val, &a->ao.complaint_threshold);
   case OPT_MIN_VOLUME:
-    if (bw__cli_uint(val, 1, 1ull << 32, &v) != 0) {
-      fprintf(stderr, "bouncewatch report: --min-volume wants a count\n");
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 1, 1ull << 32, &v)))
+      return rc;
     a->ao.min_volume = v;
     return 0;
   case OPT_MAX_MESSAGES:
   case OPT_MAX_DOMAINS:
-    if (bw__cli_uint(val, 16, 1ull << 26, &v) != 0) {
-      fprintf(stderr, "bouncewatch report: %s wants 16..%llu\n", o->name,
-              1ull << 26);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 16, 1ull << 26, &v)))
+      return rc;
     if (o->id == OPT_MAX_MESSAGES)
       a->ao.max_messages = (size_t)v;
     else
       a->ao.max_domains = (size_t)v;
     return 0;
   case OPT_MAX_LINE:
-    if (bw__cli_uint(val, 64, 1ull << 30, &v) != 0) {
-      fprintf(stderr, "bouncewatch report: --max-line wants 64..%llu\n",
-              1ull << 30);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 64, 1ull << 30, &v)))
+      return rc;
     a->ro.max_line = (size_t)v;
     return 0;
   case OPT_ZSTD_WINDOW_LOG:
-    if (bw__cli_uint(val, 10, 31, &v) != 0) {
-      fprintf(stderr, "bouncewatch report: --zstd-window-log wants 10..31\n");
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 10, 31, &v)))
+      return rc;
     a->ro.zstd_window_log_max = (unsigned)v;
     return 0;
   case OPT_RULES:

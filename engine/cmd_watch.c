@@ -92,6 +92,7 @@ static void usage(FILE *fp) {
 static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   watch_t *w = ctx;
   unsigned long long v;
+  int rc;
   if (o == NULL) {
     w->paths[w->npaths++] = val;
     return 0;
@@ -103,10 +104,8 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_REPORT_INTERVAL:
   case OPT_POLL_MS:
   case OPT_ROTATE_WAIT:
-    if (bw__cli_uint(val, 10, 3600000, &v) != 0) {
-      fprintf(stderr, "bouncewatch watch: %s wants 10..3600000 ms\n", o->name);
-      return BW_EXIT_USAGE;
-    }
+    if ((rc = bw__cli_uint_opt("watch", o->name, val, 10, 3600000, &v)))
+      return rc;
     if (o->id == OPT_REPORT_INTERVAL)
       w->report_ms = v;
     else if (o->id == OPT_POLL_MS)
