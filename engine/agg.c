@@ -20,6 +20,7 @@
 #define TOP_SLOTS (2 * BW_AGG_TOP)
 #define MAX_BREACHES 64
 #define KEY_MAX 96 /* instance + queue id, or an Exim id */
+#define MSG_START_SLOTS 4096 /* 64 KiB: the message table's first size */
 
 static uint64_t key_hash(const char *k, size_t n);
 
@@ -100,9 +101,12 @@ struct bw_agg_s {
   const psl_ctx_t *psl;
   /* Messages in flight: an open-addressing table (linear probing,
    * backward-shift deletion) of at most max_messages entries in at least
-   * twice as many slots; a clock hand picks the entry to evict when full. */
+   * twice as many slots; a clock hand picks the entry to evict when full.
+   * It starts small and doubles while under half full up to its largest
+   * size (msg_max_mask + 1): a log has a few thousand messages in flight,
+   * and a table that fits the cache saves a miss per line of the join. */
   msg_t *msgs;
-  size_t msg_mask, msg_count, hand;
+  size_t msg_mask, msg_max_mask, msg_count, hand;
   pend_t *pend;      /* pending (deferred) recipients, 2 * max_messages */
   size_t npend;
   uint32_t pend_free; /* free list head + 1, chained through next */
@@ -523,7 +527,31 @@ static void msg_delete(bw_agg_t *a, size_t i) {
   a->msg_count--;
 }
 
+/* Twice the slots, the entries re-placed; on allocation failure the
+ * table stays as it is (and evicts sooner). */
+static void msg_grow(bw_agg_t *a) {
+  size_t slots = 2 * (a->msg_mask + 1);
+  msg_t *n = calloc(slots, sizeof(msg_t));
+  if (n == NULL)
+    return;
+  for (size_t i = 0; i <= a->msg_mask; i++) {
+    uint64_t h = a->msgs[i].hash;
+    if (h == 0)
+      continue;
+    size_t j = (size_t)h & (slots - 1);
+    while (n[j].hash != 0)
+      j = (j + 1) & (slots - 1);
+    n[j] = a->msgs[i];
+  }
+  free(a->msgs);
+  a->msgs = n;
+  a->msg_mask = slots - 1;
+  a->hand = 0;
+}
+
 static size_t msg_insert(bw_agg_t *a, uint64_t h) {
+  if (2 * (a->msg_count + 1) > a->msg_mask + 1 && a->msg_mask < a->msg_max_mask)
+    msg_grow(a);
   if (a->msg_count >= a->o.max_messages) {
     /* Full: evict the entry under the clock hand. */
     while (a->msgs[a->hand].hash == 0)
@@ -637,6 +665,9 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
   size_t slots = 16;
   while (slots < 2 * a->o.max_messages)
     slots <<= 1;
+  a->msg_max_mask = slots - 1;
+  if (slots > MSG_START_SLOTS)
+    slots = MSG_START_SLOTS;
   a->msgs = calloc(slots, sizeof(msg_t));
   a->msg_mask = slots - 1;
   a->npend = a->o.max_messages;
@@ -999,7 +1030,7 @@ static void sget(sio_t *s, void *p, size_t n) {
   s->h = bw__hash_bytes(s->h, p, n);
 }
 
-#define STATE_MAGIC "BWAGGST1"
+#define STATE_MAGIC "BWAGGST2"
 
 /* What must match for a state to fit this aggregator: layout and caps. */
 static void shape(const bw_agg_t *a, uint64_t v[12]) {
@@ -1009,7 +1040,7 @@ static void shape(const bw_agg_t *a, uint64_t v[12]) {
   v[3] = sizeof(bw_counts_t);
   v[4] = sizeof(bw_agg_totals_t);
   v[5] = (uint64_t)a->nbuckets;
-  v[6] = a->msg_mask;
+  v[6] = a->msg_max_mask;
   v[7] = a->npend;
   v[8] = a->sender.names.cap;
   v[9] = a->rcpt.names.cap;
@@ -1080,7 +1111,7 @@ int bw_agg_save(const bw_agg_t *a, FILE *f) {
   }
   for (int i = 1; i < 4; i++)
     sput(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
-  uint64_t m[3] = {a->msg_count, a->hand, a->pend_free};
+  uint64_t m[4] = {a->msg_count, a->hand, a->pend_free, a->msg_mask};
   sput(&s, m, sizeof(m));
   sput(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
   sput(&s, a->pend, a->npend * sizeof(pend_t));
@@ -1148,8 +1179,19 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
     memset(tabs[i]->counts, 0, (tabs[i]->names.cap + 2) * sizeof(bw_counts_t));
     sget(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
   }
-  uint64_t m[3];
+  uint64_t m[4];
   sget(&s, m, sizeof(m));
+  /* The table's size when saved: a power of two up to the largest. */
+  if (s.bad || m[3] > a->msg_max_mask || ((m[3] + 1) & m[3]) != 0 || m[3] < 15)
+    return BW_EPARSE;
+  if (m[3] != a->msg_mask) {
+    msg_t *t = calloc(m[3] + 1, sizeof(msg_t));
+    if (t == NULL)
+      return BW_ENOMEM;
+    free(a->msgs);
+    a->msgs = t;
+    a->msg_mask = m[3];
+  }
   sget(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
   sget(&s, a->pend, a->npend * sizeof(pend_t));
   uint64_t check = 0;

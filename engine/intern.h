@@ -1,5 +1,5 @@
 /* A capped string-interning table: names (domains, providers) to small
- * ids, with open addressing and one arena. When the cap is reached, new
+ * ids, with open addressing and the names in one arena. When the cap is reached, new
  * names get the id of "other" and are counted. Internal to the engine. */
 #ifndef BW_INTERN_H
 #define BW_INTERN_H
@@ -18,8 +18,9 @@ typedef struct {
 typedef struct {
   bw_intern_slot_t *slots;
   size_t nslots;   /* power of two, > 2 * cap */
-  char **names;    /* by id, each owned */
-  uint64_t *hashes;
+  char **names;    /* by id, into the arena */
+  char *chunk;     /* arena: newest chunk, each links to the one before */
+  size_t chunk_used, chunk_left;
   size_t n, cap;
   uint32_t other_id; /* UINT32_MAX until the first overflow */
   uint64_t overflowed;
