@@ -592,16 +592,7 @@ static size_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
 /* Recipients compare without regard to case (a retry may log
  * Bob@Example.net where the first try logged bob@example.net). */
 static uint64_t addr_hash(bw_span_t r) {
-  char low[256];
-  size_t n = r.len < sizeof(low) ? r.len : sizeof(low);
-  for (size_t i = 0; i < n; i++) {
-    char c = r.p[i];
-    low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  uint64_t h = bw__hash_bytes(0x13198A2E03707344ull, low, n);
-  /* Longer addresses: the rest as it is (still the same for the same
-   * spelling, which is what a retry logs). */
-  return r.len > n ? bw__hash_bytes(h, r.p + n, r.len - n) : h;
+  return bw__hash_folded(0x13198A2E03707344ull, r.p, r.len);
 }
 
 /* Find (and with `unlink`, remove) the pending entry of a recipient. */

@@ -112,6 +112,24 @@ void bw_classify(bw_classifier_t *c, const bw_classify_in_t *in,
   slot->v = *v;
 }
 
+/* "X.YYY.ZZZ" of a packed code (class * 1e6 + subject * 1e3 + detail)
+ * into buf[16]; by hand because snprintf cost a tenth of a decision. */
+static void format_code(char *buf, uint32_t code) {
+  uint32_t part[3] = {code / 1000000 % 1000, code / 1000 % 1000, code % 1000};
+  char *o = buf;
+  for (int i = 0; i < 3; i++) {
+    uint32_t x = part[i];
+    if (i > 0)
+      *o++ = '.';
+    if (x >= 100)
+      *o++ = (char)('0' + x / 100);
+    if (x >= 10)
+      *o++ = (char)('0' + x / 10 % 10);
+    *o++ = (char)('0' + x % 10);
+  }
+  *o = '\0';
+}
+
 static int on_match(unsigned id, unsigned long long from,
                     unsigned long long to, unsigned flags, void *ctx) {
   (void)from;
@@ -344,8 +362,7 @@ static void decide(bw_classifier_t *c, const bw_classify_in_t *in,
   v->stage = f.stage;
   v->reply_code = f.reply;
   if (f.code != 0)
-    snprintf(v->code, sizeof(v->code), "%u.%u.%u", f.code / 1000000,
-             f.code / 1000 % 1000, f.code % 1000);
+    format_code(v->code, f.code);
 
   /* Scan the reply only: Postfix's "host NAME[ip] said: " before it and
    * "(in reply to X command)" after it carry no reason, and cost a

@@ -1,11 +1,11 @@
 /* The interning table behind the aggregation's domain and provider keys.
  *
  * The join looks a domain up per delivery, so the lookup is built to touch
- * little memory: the name is folded to lower case 8 bytes at a time into a
- * stack buffer, hashed, probed in the slot array (id and the hash's high
- * half, 8 bytes a slot), and compared with memcmp against the stored name;
- * names live in a few chunks of one arena rather than one allocation each,
- * so the names compared over and over share cache lines. */
+ * little memory and copy nothing: the name is hashed and compared folded
+ * to lower case 8 bytes at a time in registers, the slot array holds the
+ * id and the hash's high half (8 bytes a slot), and names live in a few
+ * chunks of one arena rather than one allocation each, so the names
+ * compared over and over share cache lines. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,58 +13,31 @@
 #include "intern.h"
 
 #define ARENA_CHUNK 16384
-#define FOLD_MAX 256
+#define SEED 0x9E3779B97F4A7C15ull
 
-/* ASCII upper case to lower case in each byte of v, other bytes as they
- * are (SWAR: a byte's high bit in `upper` says it is in 'A'..'Z'). */
-static uint64_t fold8(uint64_t v) {
-  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-  uint64_t low7 = v & ~high;
-  uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* high bit: >= 'A' */
-  uint64_t gt_z = low7 + (0x7f - 'Z') * ones; /* high bit: > 'Z' */
-  uint64_t upper = ge_a & ~gt_z & ~v & high;
-  return v | (upper >> 2); /* 0x80 >> 2 = 0x20, the case bit */
+static uint64_t key_hash(const char *p, size_t n, int fold) {
+  return fold ? bw__hash_folded(SEED, p, n) : bw__hash_bytes(SEED, p, n);
 }
 
-/* name[0..n) folded into out (n <= FOLD_MAX). */
-static void fold_into(char *out, const char *p, size_t n) {
+/* Stored name s (folded when it was added with `fold`) equals p[0..n)
+ * as the table keys it. */
+static int same(const char *s, const char *p, size_t n, int fold) {
+  if (!fold)
+    return memcmp(s, p, n) == 0 && s[n] == '\0';
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    memcpy(&v, p + i, 8);
-    v = fold8(v);
-    memcpy(out + i, &v, 8);
+    uint64_t a, b;
+    memcpy(&a, s + i, 8);
+    memcpy(&b, p + i, 8);
+    if (a != bw__fold8(b))
+      return 0;
   }
   for (; i < n; i++) {
     char c = p[i];
-    out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-}
-
-static uint64_t hash_plain(const char *p, size_t n) {
-  return bw__hash_bytes(0x9E3779B97F4A7C15ull, p, n);
-}
-
-/* Names too long to fold on the stack (not valid domains, but logs hold
- * anything): folded and mixed byte by byte, compared byte by byte. */
-static uint64_t hash_long_folded(const char *p, size_t n) {
-  uint64_t h = bw__mix64(0x9E3779B97F4A7C15ull, n);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    h = bw__mix64(h, c >= 'A' && c <= 'Z' ? c + 32u : c);
-  }
-  return h;
-}
-
-static int same_long_folded(const char *a, const char *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)b[i];
-    if (c >= 'A' && c <= 'Z')
-      c = (unsigned char)(c + 32);
-    if ((unsigned char)a[i] != c)
+    if (s[i] != (char)(c >= 'A' && c <= 'Z' ? c + 32 : c))
       return 0;
   }
-  return a[n] == '\0';
+  return s[n] == '\0';
 }
 
 int bw__intern_init(bw_intern_t *t, size_t cap) {
@@ -117,10 +90,9 @@ static char *arena_alloc(bw_intern_t *t, size_t len) {
   return s;
 }
 
-/* Id of the name as key_of() made it (`long_fold`: too long to have been
- * folded, compare folding), or UINT32_MAX with *slot the empty slot. */
+/* Id of the name, or UINT32_MAX with *slot the empty slot to add it. */
 static uint32_t lookup(const bw_intern_t *t, const char *name, size_t len,
-                       int long_fold, uint64_t h, size_t *slot) {
+                       int fold, uint64_t h, size_t *slot) {
   size_t mask = t->nslots - 1;
   uint32_t hi = (uint32_t)(h >> 32);
   for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
@@ -129,24 +101,19 @@ static uint32_t lookup(const bw_intern_t *t, const char *name, size_t len,
       *slot = i;
       return UINT32_MAX;
     }
-    if (t->slots[i].hash != hi)
-      continue;
-    const char *s = t->names[v - 1];
-    if (long_fold ? same_long_folded(s, name, len)
-                  : memcmp(s, name, len) == 0 && s[len] == '\0')
+    if (t->slots[i].hash == hi && same(t->names[v - 1], name, len, fold))
       return v - 1;
   }
 }
 
-/* Stores name (folding it when `long_fold`) under the next id. */
-static uint32_t add(bw_intern_t *t, const char *name, size_t len,
-                    int long_fold, uint64_t h, size_t slot) {
+static uint32_t add(bw_intern_t *t, const char *name, size_t len, int fold,
+                    uint64_t h, size_t slot) {
   char *s = arena_alloc(t, len);
   if (s == NULL)
     return UINT32_MAX;
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
-    s[i] = (char)(long_fold && c >= 'A' && c <= 'Z' ? c + 32 : c);
+    s[i] = (char)(fold && c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
   s[len] = '\0';
   uint32_t id = (uint32_t)t->n++;
@@ -156,41 +123,18 @@ static uint32_t add(bw_intern_t *t, const char *name, size_t len,
   return id;
 }
 
-/* The name as the table keys it: folded into buf when asked and short
- * enough; *long_fold set when it must be folded on the fly. */
-static const char *key_of(const char *name, size_t len, int fold, char *buf,
-                          int *long_fold, uint64_t *h) {
-  *long_fold = 0;
-  /* Long names take the byte-wise folded path whether asked to fold or
-   * not, so a long name restored from a state file keys as it did. */
-  if (len > FOLD_MAX) {
-    *long_fold = 1;
-    *h = hash_long_folded(name, len);
-    return name;
-  }
-  if (fold) {
-    fold_into(buf, name, len);
-    name = buf;
-  }
-  *h = hash_plain(name, len);
-  return name;
-}
-
 uint32_t bw__intern(bw_intern_t *t, const char *name, size_t len, int fold) {
-  char buf[FOLD_MAX];
-  int lf;
-  uint64_t h;
-  const char *k = key_of(name, len, fold, buf, &lf, &h);
+  uint64_t h = key_hash(name, len, fold);
   size_t slot;
-  uint32_t id = lookup(t, k, len, lf, h, &slot);
+  uint32_t id = lookup(t, name, len, fold, h, &slot);
   if (id != UINT32_MAX)
     return id;
   if (t->n < t->cap)
-    return add(t, k, len, lf, h, slot);
+    return add(t, name, len, fold, h, slot);
   t->overflowed++;
   if (t->other_id == UINT32_MAX) {
     /* One slot beyond the cap is reserved for "other". */
-    uint64_t ho = hash_plain("other", 5);
+    uint64_t ho = key_hash("other", 5, 0);
     size_t s2;
     uint32_t o = lookup(t, "other", 5, 0, ho, &s2);
     t->other_id = o != UINT32_MAX ? o : add(t, "other", 5, 0, ho, s2);
@@ -199,24 +143,18 @@ uint32_t bw__intern(bw_intern_t *t, const char *name, size_t len, int fold) {
 }
 
 uint32_t bw__intern_find(const bw_intern_t *t, const char *name, size_t len) {
-  char buf[FOLD_MAX];
-  int lf;
-  uint64_t h;
-  const char *k = key_of(name, len, 1, buf, &lf, &h);
   size_t slot;
-  return lookup(t, k, len, lf, h, &slot);
+  return lookup(t, name, len, 1, key_hash(name, len, 1), &slot);
 }
 
 uint32_t bw__intern_restore(bw_intern_t *t, const char *name, size_t len) {
   /* Names come back in id order, so appending reproduces the ids, the
-   * one beyond the cap ("other") included. */
-  char buf[FOLD_MAX];
-  int lf;
-  uint64_t h;
-  const char *k = key_of(name, len, 0, buf, &lf, &h);
+   * one beyond the cap ("other") included. A folded name hashes the same
+   * folded or not, so it is found again by bw__intern(..., 1). */
+  uint64_t h = key_hash(name, len, 0);
   size_t slot;
-  uint32_t id = lookup(t, k, len, lf, h, &slot);
+  uint32_t id = lookup(t, name, len, 0, h, &slot);
   if (id != UINT32_MAX || t->n >= t->cap + 2)
     return UINT32_MAX; /* a duplicate or too many: not our file */
-  return add(t, k, len, lf, h, slot);
+  return add(t, name, len, 0, h, slot);
 }

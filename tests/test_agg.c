@@ -6,6 +6,8 @@
 
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
+#include "hash.h"
+#include "intern.h"
 #include "logtime.h"
 #include "out_agg.h"
 #include "t_util.h"
@@ -198,6 +200,86 @@ static void test_eviction_is_counted(void **state) {
   fx_free(&f);
 }
 
+/* The message table grows from its first size while messages stay in
+ * flight: 20,000 open messages (far above the first 4,096 slots) keep
+ * their senders, nothing is evicted, and each recipient counts once. */
+static void test_message_table_grows(void **state) {
+  (void)state;
+  bw_agg_opts_t o;
+  bw_agg_opts_default(&o);
+  fx_t f = fx_new(&o);
+  char line[512];
+  const int n = 20000;
+  for (int i = 0; i < n; i++) {
+    snprintf(line, sizeof(line), QM "%010X: from=<s@d%d.example>, size=1, nrcpt=1 (queue active)", i + 0x100000, i % 7);
+    feed(&f, line, 0);
+  }
+  for (int i = 0; i < n; i++) {
+    snprintf(line, sizeof(line), SM "%010X: to=<r%d@example.net>, relay=y[2.2.2.2]:25, delay=1, delays=0/0/0/1, dsn=%s, status=%s (250 ok)", i + 0x100000, i, i % 10 ? "2.0.0" : "5.1.1", i % 10 ? "sent" : "bounced");
+    feed(&f, line, BW_REASON_USERUNKNOWN);
+  }
+  bw_agg_finish(f.a);
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.evicted_messages, 0);
+  assert_int_equal(t.unknown_sender, 0);
+  assert_int_equal(t.customer.n[BW_OUT_SENT], n - n / 10);
+  assert_int_equal(t.customer.n[BW_OUT_BOUNCED], n / 10);
+  bw_agg_key_t *keys;
+  size_t nk = bw_agg_keys(f.a, BW_AGG_SENDER, &keys);
+  const bw_agg_key_t *d3 = key(keys, nk, "d3.example");
+  assert_non_null(d3);
+  /* i % 7 == 3 for i < 20000: 2857 messages, of which i % 10 == 0 bounced. */
+  int sent = 0, bounced = 0;
+  for (int i = 3; i < n; i += 7)
+    if (i % 10)
+      sent++;
+    else
+      bounced++;
+  assert_int_equal(d3->total.n[BW_OUT_SENT], sent);
+  assert_int_equal(d3->total.n[BW_OUT_BOUNCED], bounced);
+  free(keys);
+  fx_free(&f);
+}
+
+/* The case folding behind domain and recipient keys: the SWAR fold
+ * equals the byte-wise one for every byte in every lane, and interned
+ * names meet whatever their case or length. */
+static void test_fold_and_intern(void **state) {
+  (void)state;
+  for (int b = 0; b < 256; b++)
+    for (int lane = 0; lane < 8; lane++) {
+      unsigned char in[8] = {'a', 'Z', '0', 0xC9, '@', '[', '`', '{'};
+      in[lane] = (unsigned char)b;
+      uint64_t v;
+      memcpy(&v, in, 8);
+      v = bw__fold8(v);
+      unsigned char out[8];
+      memcpy(out, &v, 8);
+      for (int i = 0; i < 8; i++) {
+        unsigned char want = in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i];
+        assert_int_equal(out[i], want);
+      }
+    }
+  bw_intern_t t;
+  assert_int_equal(bw__intern_init(&t, 8), 0);
+  const char *longname = "Mail.Sub-Domain.Example-Provider.CO.UK";
+  uint32_t a = bw__intern(&t, longname, strlen(longname), 1);
+  uint32_t b = bw__intern(&t, "mail.sub-domain.example-provider.co.uk", strlen(longname), 1);
+  assert_int_equal(a, b);
+  assert_string_equal(t.names[a], "mail.sub-domain.example-provider.co.uk");
+  assert_int_equal(bw__intern_find(&t, "MAIL.SUB-DOMAIN.EXAMPLE-PROVIDER.CO.UK", strlen(longname)), a);
+  /* A prefix or a longer name is another name. */
+  assert_int_not_equal(bw__intern(&t, longname, 10, 1), a);
+  uint32_t e1 = bw__intern(&t, "Example.org", 11, 1);
+  assert_int_equal(bw__intern(&t, "EXAMPLE.ORG", 11, 1), e1);
+  /* Unfolded names keep their case and are found as written. */
+  uint32_t g = bw__intern(&t, "Google", 6, 0);
+  assert_string_equal(t.names[g], "Google");
+  assert_int_equal(bw__intern(&t, "Google", 6, 0), g);
+  bw__intern_free(&t);
+}
+
 /* 3 % bounces from 12:00 for an hour with 200 outcomes: the 1 h window
  * breaches once the volume reaches 100, and closes when the bad hour has
  * left the window (silence after it). */
@@ -382,6 +464,8 @@ int main(void) {
       cmocka_unit_test(test_notifications_probes_unknown_recycled),
       cmocka_unit_test(test_exim_flow),
       cmocka_unit_test(test_eviction_is_counted),
+      cmocka_unit_test(test_message_table_grows),
+      cmocka_unit_test(test_fold_and_intern),
       cmocka_unit_test(test_window_breach_opens_and_closes),
       cmocka_unit_test(test_domain_cap_other),
       cmocka_unit_test(test_state_roundtrip),
