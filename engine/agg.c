@@ -20,6 +20,7 @@
 #define TOP_SLOTS (2 * BW_AGG_TOP)
 #define MAX_BREACHES 64
 #define KEY_MAX 96 /* instance + queue id, or an Exim id */
+#define RELAY_CACHE 1024 /* relay hosts whose provider is remembered */
 #define MSG_START_SLOTS 4096 /* 64 KiB: the message table's first size */
 
 static uint64_t key_hash(const char *k, size_t n);
@@ -96,8 +97,12 @@ struct bw_agg_s {
   uint32_t *prov_of_suffix;
   uint32_t *prov_of_rcpt; /* by rcpt-domain id: provider + 1, 0 = not
                              looked up, NO_DOMAIN_MATCH = not listed */
-  uint64_t *relay_hash;   /* by rcpt-domain id: last relay host's hash */
-  uint32_t *relay_prov;   /* ... and its provider */
+  /* Relay host -> provider, direct-mapped by the host's hash: one
+   * domain's mail goes to a few MX hosts (alt1..alt4) over and over. */
+  struct {
+    uint64_t hash;
+    uint32_t prov;
+  } relay_cache[RELAY_CACHE];
   const psl_ctx_t *psl;
   /* Messages in flight: an open-addressing table (linear probing,
    * backward-shift deletion) of at most max_messages entries in at least
@@ -261,8 +266,7 @@ static uint32_t provider_of_host(const bw_agg_t *a, const char *h, size_t n) {
 
 /* The provider of a recipient domain: its own suffix if listed (cached
  * per domain), else the relay host's (hosted domains: Google Workspace,
- * Exchange Online), cached per domain for the last relay seen, since one
- * domain's mail goes to the same MX hosts over and over. */
+ * Exchange Online), cached by relay host. */
 #define NO_DOMAIN_MATCH UINT32_MAX
 static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
   uint32_t c = a->prov_of_rcpt[rcpt_dom];
@@ -280,14 +284,15 @@ static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
          relay.p[n] != ':')
     n++;
   uint64_t h = n > 0 ? key_hash(relay.p, n) : 0;
-  if (h != 0 && a->relay_hash[rcpt_dom] == h)
-    return a->relay_prov[rcpt_dom];
+  size_t ci = (size_t)h & (RELAY_CACHE - 1);
+  if (h != 0 && a->relay_cache[ci].hash == h)
+    return a->relay_cache[ci].prov;
   uint32_t p = n > 0 ? provider_of_host(a, relay.p, n) : UINT32_MAX;
   if (p == UINT32_MAX)
     p = bw__intern(&a->prov.names, "other", 5, 0);
   if (h != 0) {
-    a->relay_hash[rcpt_dom] = h;
-    a->relay_prov[rcpt_dom] = p;
+    a->relay_cache[ci].hash = h;
+    a->relay_cache[ci].prov = p;
   }
   return p;
 }
@@ -473,16 +478,17 @@ static uint64_t key_hash(const char *k, size_t n) {
   return bw__hash_bytes(0x243F6A8885A308D3ull, k, n);
 }
 
-/* "instance/qid" or "exim/id" into buf; 0 if absent or too long. */
-static size_t make_key(const bw_event_t *ev, bw_span_t qid, char *buf) {
+/* The message key's hash: instance then queue id (Exim: "exim" then the
+ * message id), hashed in place rather than copied into one key first
+ * (the copy was a third of a lookup's instructions); 0 if there is no
+ * id or it is too long to be one. */
+static uint64_t msg_hash(const bw_event_t *ev, bw_span_t qid) {
   bw_span_t inst = ev->mta == BW_MTA_EXIM ? (bw_span_t){"exim", 4} : ev->instance;
-  size_t n = (size_t)inst.len + 1 + qid.len;
-  if (qid.len == 0 || n > KEY_MAX)
+  if (qid.len == 0 || (size_t)inst.len + 1 + qid.len > KEY_MAX)
     return 0;
-  memcpy(buf, inst.p, inst.len);
-  buf[inst.len] = '/';
-  memcpy(buf + inst.len + 1, qid.p, qid.len);
-  return n;
+  uint64_t h = bw__hash_bytes(0x243F6A8885A308D3ull, inst.p, inst.len);
+  h = bw__hash_bytes(h, qid.p, qid.len);
+  return h != 0 ? h : 1; /* 0 marks an empty slot */
 }
 
 /* Slot of the message with this hash, or SIZE_MAX. */
@@ -574,13 +580,9 @@ static size_t msg_insert(bw_agg_t *a, uint64_t h) {
  * slot is valid until the next insert or delete (entries move). */
 static size_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
                       int create) {
-  char k[KEY_MAX];
-  size_t n = make_key(ev, qid, k);
-  if (n == 0)
-    return SIZE_MAX;
-  uint64_t h = key_hash(k, n);
+  uint64_t h = msg_hash(ev, qid);
   if (h == 0)
-    h = 1; /* 0 marks an empty slot */
+    return SIZE_MAX;
   size_t i = msg_find(a, h);
   if (i == SIZE_MAX && create)
     i = msg_insert(a, h);
@@ -642,10 +644,7 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
       table_init(&a->prov, 512, 0))
     goto fail;
   a->prov_of_rcpt = calloc(a->o.max_domains * 2 + 2, sizeof(uint32_t));
-  a->relay_hash = calloc(a->o.max_domains * 2 + 2, sizeof(uint64_t));
-  a->relay_prov = calloc(a->o.max_domains * 2 + 2, sizeof(uint32_t));
-  if (a->prov_of_rcpt == NULL || a->relay_hash == NULL ||
-      a->relay_prov == NULL || load_providers(a, a->o.providers_file) != 0)
+  if (a->prov_of_rcpt == NULL || load_providers(a, a->o.providers_file) != 0)
     goto fail;
   a->unknown_sender = bw__intern(&a->sender.names, "unknown", 7, 0);
   keystat_t *uk = stat_of(a, &a->sender, a->unknown_sender);
@@ -691,8 +690,6 @@ void bw_agg_free(bw_agg_t *a) {
   bw__intern_free(&a->prov_suffix);
   free(a->prov_of_suffix);
   free(a->prov_of_rcpt);
-  free(a->relay_hash);
-  free(a->relay_prov);
   free(a->msgs);
   free(a->pend);
   free(a);
@@ -1196,7 +1193,7 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
   /* Provider lookups are caches: rebuild them, re-reading the map so the
    * suffixes point at the restored provider ids. */
   memset(a->prov_of_rcpt, 0, (a->o.max_domains * 2 + 2) * sizeof(uint32_t));
-  memset(a->relay_hash, 0, (a->o.max_domains * 2 + 2) * sizeof(uint64_t));
+  memset(a->relay_cache, 0, sizeof(a->relay_cache));
   bw__intern_free(&a->prov_suffix);
   free(a->prov_of_suffix);
   a->prov_of_suffix = NULL;
