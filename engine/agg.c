@@ -449,6 +449,11 @@ static void outcome(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
     count(&a->reg.counts[k->reg_id], o, v, hard);
   if (sender == a->unknown_sender && final)
     a->t.unknown_sender++;
+  /* Final outcomes whose sender or recipient domain found the table full
+   * (the names looked up on arrivals that never end are not outcomes). */
+  if (final && (sender == a->sender.names.other_id ||
+                rcpt_dom == a->rcpt.names.other_id))
+    a->t.other_domains++;
   if (!final || k->ring == NULL)
     return;
 
@@ -890,7 +895,6 @@ void bw_agg_finish(bw_agg_t *a) {
 
 void bw_agg_totals(const bw_agg_t *a, bw_agg_totals_t *t) {
   *t = a->t;
-  t->other_domains = a->sender.names.overflowed + a->rcpt.names.overflowed;
   if (t->first_us == INT64_MAX)
     t->first_us = t->last_us = 0;
 }
