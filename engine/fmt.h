@@ -11,14 +11,40 @@
 #include "bouncewatch/parse.h"
 #include "logtime.h"
 
+/* Exim lines over 870 bytes reach syslog in parts, "[i/n] text" ('\\'
+ * instead of '/' when the part ended at a newline). The parts of one
+ * line are joined in a slot keyed by host and pid (several Exim
+ * processes interleave), then parsed as one line. */
+#define BW_SPLIT_SLOTS 8
+#define BW_SPLIT_MAX 65536 /* a joined line; longer ones are cut */
+typedef struct {
+  uint64_t key;        /* host hash ^ pid; 0: free */
+  uint64_t age;        /* when it began, to evict the oldest */
+  uint32_t next, total;
+  int newline;         /* the last part ended at a newline */
+  size_t len;          /* the first part's syslog prefix, then the text */
+  char *buf;           /* BW_SPLIT_MAX bytes, allocated on first use */
+} bw_split_slot_t;
+
 struct bw_parser_s {
   bw_logtime_t lt;
+  bw_split_slot_t split[BW_SPLIT_SLOTS];
+  uint64_t split_clock;
+  char *split_out;     /* the joined line being parsed (BW_SPLIT_MAX) */
+  int joining;         /* parsing a joined line: no part headers inside */
   /* Consecutive lines share "YYYY-MM-DDTHH:MM" (16 bytes): remember the
    * last one and its seconds, so most stamps parse only ":SS.ffffff". */
   char minute_key[16];
   int64_t minute_s; /* UTC seconds of the key's minute, zone not applied */
   int minute_valid;
 };
+
+/* The parts of split Exim syslog lines (fmt_split.c). bw__exim_part
+ * returns the kind of the line at msg (inside [line, end)) when it is a
+ * part, or -1 when it is not one. */
+int bw__exim_part(bw_parser_t *ps, const char *line, const char *msg,
+                  const char *end, bw_event_t *ev);
+void bw__split_free(bw_parser_t *ps);
 
 static inline bw_span_t bw__span(const char *p, const char *end) {
   bw_span_t s = {p, (uint32_t)(end - p)};

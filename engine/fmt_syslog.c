@@ -16,7 +16,12 @@ int bw_parser_new(bw_parser_t **out) {
   return 0;
 }
 
-void bw_parser_free(bw_parser_t *p) { free(p); }
+void bw_parser_free(bw_parser_t *p) {
+  if (p == NULL)
+    return;
+  bw__split_free(p);
+  free(p);
+}
 
 void bw_parser_set_reference(bw_parser_t *p, int64_t ref_unix_s) {
   bw__logtime_init(&p->lt, ref_unix_s);
@@ -326,6 +331,9 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
     int64_t t = ev->time_us;
     bw_span_t host = ev->host, program = ev->program;
     uint32_t pid = ev->pid;
+    int part = bw__exim_part(ps, line, p, end, ev);
+    if (part >= 0)
+      return (bw_kind_t)part;
     int own_time = end - p > 10 && bw__isdigit(*p) && p[4] == '-';
     bw__parse_exim(ps, p, end, own_time, ev);
     if (ev->kind == BW_KIND_UNKNOWN) {

@@ -28,7 +28,6 @@ void bw__pipe_close(bw__pipe_t *p) {
 }
 
 static void count_event(bw_replay_stats_t *s, const bw_event_t *ev) {
-  s->lines++;
   s->by_kind[ev->kind]++;
   s->by_mta[ev->mta]++;
   if (ev->kind != BW_KIND_DELIVERY)
@@ -54,15 +53,14 @@ static int needs_reason(const bw_event_t *ev) {
           ev->status == BW_STATUS_SOFTBOUNCE);
 }
 
-void bw__pipe_line(bw__pipe_t *p, const char *line, size_t len,
-                   const bw_line_ref_t *where) {
-  bw_event_t ev;
+/* Classify if needed, count, hand on. */
+static void process(bw__pipe_t *p, const bw_event_t *ev,
+                    const bw_line_ref_t *where) {
   bw_verdict_t verdict, *v = NULL;
-  bw_parse_line(p->parser, line, len, &ev);
-  count_event(p->stats, &ev);
-  if (p->classifier != NULL && needs_reason(&ev)) {
-    bw_classify_in_t in = {ev.text, ev.dsn, ev.reply_code, ev.stage,
-                           ev.relay};
+  count_event(p->stats, ev);
+  if (p->classifier != NULL && needs_reason(ev)) {
+    bw_classify_in_t in = {ev->text, ev->dsn, ev->reply_code, ev->stage,
+                           ev->relay};
     bw_classify(p->classifier, &in, &verdict);
     v = &verdict;
     bw_replay_stats_t *s = p->stats;
@@ -75,5 +73,23 @@ void bw__pipe_line(bw__pipe_t *p, const char *line, size_t len,
       s->soft++;
   }
   if (p->cb != NULL)
-    p->cb(p->cb_arg, &ev, v, where);
+    p->cb(p->cb_arg, ev, v, where);
+}
+
+void bw__pipe_line(bw__pipe_t *p, const char *line, size_t len,
+                   const bw_line_ref_t *where) {
+  bw_event_t ev;
+  bw_parse_line(p->parser, line, len, &ev);
+  p->stats->lines++;
+  process(p, &ev, where);
+}
+
+void bw__pipe_flush(bw__pipe_t *p, const bw_line_ref_t *where) {
+  bw_event_t ev;
+  while (bw_parser_flush(p->parser, &ev)) {
+    /* The line was counted as the continued part it ended with. */
+    if (p->stats->by_kind[BW_KIND_CONTINUED] > 0)
+      p->stats->by_kind[BW_KIND_CONTINUED]--;
+    process(p, &ev, where);
+  }
 }

@@ -25,4 +25,9 @@ void bw__pipe_close(bw__pipe_t *p);
 void bw__pipe_line(bw__pipe_t *p, const char *line, size_t len,
                    const bw_line_ref_t *where);
 
+/* End of input: the lines the parser still holds (Exim parts of a line
+ * whose last part never came) go through as events; `where` names the
+ * end of the input they came from. */
+void bw__pipe_flush(bw__pipe_t *p, const bw_line_ref_t *where);
+
 #endif

@@ -426,6 +426,12 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
     unsigned flags = b->flags;
     if (flags & BLK_ALL_DONE) {
       put(r, &r->free_q, b);
+      /* Split Exim lines whose last part never came (a sequence may
+       * straddle two files of a rotation, so only at the very end). */
+      if (n > 0) {
+        bw_line_ref_t where = {paths[r->cur_file], r->split.line_no};
+        bw__pipe_flush(&r->pipe, &where);
+      }
       break;
     }
     if (flags & BLK_FILE_START) {

@@ -106,6 +106,17 @@ check "year rollover: Dec 31 then Jan 1 of the next year" \
 check "time backwards: every outcome still counted once" \
   "$(jq -c '[.totals.sent,.totals.bounced]' yr.json)" "[2,1]"
 
+# --- Exim lines split by syslog ([i/n] parts): joined, or parsed as far as
+# they go when the last part never comes ----------------------------------
+P1='May  1 12:00:08 mx1 exim[777]: [1/2] 2024-05-01 12:00:08 1rABCd-000Xyz-AB ** someone@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.102.27]: SMTP error from remote mail server after end of data: 550-5.7.26 This mail has been blocked because the sender is unauthenticated.'
+P2='May  1 12:00:08 mx1 exim[777]: [2/2] \n550 5.7.26 https://support.google.com/mail/answer/81126#authentication - gsmtp'
+{ printf '%s\n' "$P1" "$P2"; cat "$S"; printf '%s\n' "$P1"; } > split.log
+"$BW" replay --json split.log > sp.json 2> sp.err
+check "split Exim line: parts joined, the unfinished one parsed at the end" \
+  "$(jq -c '[.lines, .lines_by_kind.continued, .deliveries.total, .deliveries.by_status.bounced]' sp.json)" "[36,1,15,5]"
+check "split Exim line: both classified (DMARC, authfailure)" \
+  "$(jq '.deliveries.by_reason.authfailure' sp.json)" 3
+
 # --- a path that is a directory, or unreadable ------------------------------
 mkdir adir
 printf 'x\n' > unreadable.log

@@ -237,6 +237,107 @@ static void test_exim_via_syslog(void **state) {
   assert_true(ev.time_us == INT64_C(1714564808500000));
 }
 
+/* Exim via syslog without SYSLOG_LONG_LINES: a line over 870 bytes is
+ * cut into "[i/n] " parts like Exim's write_syslog() does; the parser
+ * joins the parts of each process (host and pid) and parses the whole. */
+#define SPLIT_MAX 870
+static int split_parts(const char *msg, char parts[][1024], int max) {
+  size_t len = strlen(msg);
+  int n = (int)((len + SPLIT_MAX - 1) / SPLIT_MAX);
+  assert_true(n >= 2 && n <= max);
+  for (int i = 0; i < n; i++) {
+    size_t off = (size_t)i * SPLIT_MAX;
+    size_t plen = len - off < SPLIT_MAX ? len - off : SPLIT_MAX;
+    snprintf(parts[i], 1024, "[%d/%d] %.*s", i + 1, n, (int)plen, msg + off);
+  }
+  return n;
+}
+
+static const char long_bounce[] =
+    "2024-05-01 12:00:08 1rABCd-000Xyz-AB ** someone@gmail.com R=dnslookup "
+    "T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.102.27] "
+    "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes: SMTP error from remote mail "
+    "server after end of data: 550-5.7.26 This mail has been blocked because "
+    "the sender is\\n550-5.7.26 unauthenticated. Gmail requires all senders to "
+    "authenticate with\\n550-5.7.26 either SPF or DKIM.\\n550-5.7.26\\n550-5.7.26 "
+    "Authentication results:\\n550-5.7.26 DKIM = did not pass\\n550-5.7.26 SPF "
+    "[example.org] with ip: [203.0.113.25] = did not pass\\n550-5.7.26\\n"
+    "550-5.7.26 To learn more about Gmail requirements for bulk senders,\\n"
+    "550-5.7.26 visit https://support.google.com/a?p=sender-guidelines.\\n"
+    "550-5.7.26 For instructions on setting up authentication, go to\\n550 "
+    "5.7.26 https://support.google.com/mail/answer/81126#authentication "
+    "d75a77b69052e-4a7f2d0b1c3si123456781cf.123 - gsmtp";
+
+static void test_exim_syslog_split_lines(void **state) {
+  (void)state;
+  char a[4][1024], b[4][1024], line[1200 + 4096];
+  int na = split_parts(long_bounce, a, 4);
+  char other[sizeof(long_bounce)];
+  snprintf(other, sizeof(other), "%s", long_bounce);
+  memcpy(strstr(other, "someone@gmail.com"), "another", 7);
+  int nb = split_parts(other, b, 4);
+  assert_int_equal(na, nb);
+  bw_parser_t *p;
+  assert_int_equal(bw_parser_new(&p), 0);
+  bw_event_t ev;
+  /* Two processes' parts interleaved: each line completes with its own. */
+  for (int i = 0; i < na; i++) {
+    snprintf(line, sizeof(line), "May  1 12:00:08 mx1 exim[777]: %s", a[i]);
+    bw_kind_t k = bw_parse_line(p, line, strlen(line), &ev);
+    if (i < na - 1) {
+      assert_int_equal(k, BW_KIND_CONTINUED);
+      assert_int_equal(ev.mta, BW_MTA_EXIM);
+      assert_int_equal(ev.pid, 777);
+    } else {
+      assert_int_equal(k, BW_KIND_DELIVERY);
+      assert_int_equal(ev.status, BW_STATUS_BOUNCED);
+      assert_span(ev.rcpt, "someone@gmail.com");
+      assert_span(ev.dsn, "5.7.26");
+      assert_int_equal(ev.reply_code, 550);
+      assert_int_equal(ev.pid, 777);
+      /* The reply's end came from the last part. */
+      assert_true(ev.text.len > 700);
+      assert_true(memcmp(ev.text.p + ev.text.len - 7, "- gsmtp", 7) == 0);
+    }
+    snprintf(line, sizeof(line), "May  1 12:00:08 mx1 exim[778]: %s", b[i]);
+    k = bw_parse_line(p, line, strlen(line), &ev);
+    assert_int_equal(k, i < nb - 1 ? BW_KIND_CONTINUED : BW_KIND_DELIVERY);
+    if (k == BW_KIND_DELIVERY)
+      assert_span(ev.rcpt, "another@gmail.com");
+  }
+  assert_int_equal(bw_parser_flush(p, &ev), 0);
+
+  /* A part whose beginning was never seen is parsed alone, not absorbed. */
+  snprintf(line, sizeof(line), "May  1 12:00:09 mx1 exim[779]: %s", a[1]);
+  assert_int_not_equal(bw_parse_line(p, line, strlen(line), &ev), BW_KIND_CONTINUED);
+
+  /* A process that starts a new line before finishing the last: the
+   * unfinished one is parsed as far as it goes, as this line's event. */
+  snprintf(line, sizeof(line), "May  1 12:00:10 mx1 exim[780]: %s", a[0]);
+  assert_int_equal(bw_parse_line(p, line, strlen(line), &ev), BW_KIND_CONTINUED);
+  snprintf(line, sizeof(line), "May  1 12:00:11 mx1 exim[780]: %s", b[0]);
+  assert_int_equal(bw_parse_line(p, line, strlen(line), &ev), BW_KIND_DELIVERY);
+  assert_int_equal(ev.status, BW_STATUS_BOUNCED);
+  assert_span(ev.rcpt, "someone@gmail.com");
+  /* ... and at the end of input, flush gives the last unfinished one. */
+  assert_int_equal(bw_parser_flush(p, &ev), 1);
+  assert_int_equal(ev.kind, BW_KIND_DELIVERY);
+  assert_span(ev.rcpt, "another@gmail.com");
+  assert_int_equal(bw_parser_flush(p, &ev), 0);
+
+  /* More processes than slots: the oldest unfinished line comes out. */
+  int delivered = 0;
+  for (int pid = 1000; pid < 1020; pid++) {
+    snprintf(line, sizeof(line), "May  1 12:00:12 mx1 exim[%d]: %s", pid, a[0]);
+    if (bw_parse_line(p, line, strlen(line), &ev) == BW_KIND_DELIVERY)
+      delivered++;
+  }
+  while (bw_parser_flush(p, &ev))
+    delivered++;
+  assert_int_equal(delivered, 20);
+  bw_parser_free(p);
+}
+
 static void test_prefixes_never_crash(void **state) {
   (void)state;
   static const char line[] =
@@ -267,6 +368,7 @@ int main(void) {
       cmocka_unit_test(test_deferred),
       cmocka_unit_test(test_completed_and_other),
       cmocka_unit_test(test_exim_via_syslog),
+      cmocka_unit_test(test_exim_syslog_split_lines),
       cmocka_unit_test(test_prefixes_never_crash),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

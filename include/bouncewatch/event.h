@@ -39,7 +39,9 @@ typedef struct {
   X(EXPIRED, "expired", "Postfix message-level status=expired")               \
   X(NOTIFICATION, "notification", "Postfix bounce daemon notification link")  \
   X(REMOVED, "removed", "message left the queue (removed, Completed)")        \
-  X(REJECT, "reject", "Postfix smtpd/cleanup reject (NOQUEUE or QID)")
+  X(REJECT, "reject", "Postfix smtpd/cleanup reject (NOQUEUE or QID)")      \
+  X(CONTINUED, "continued",                                                    \
+    "part of an Exim line syslog split ([n/m]), joined to a later line")
 
 typedef enum {
 #define BW_KIND_ENUM(name, json, desc) BW_KIND_##name,

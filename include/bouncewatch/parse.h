@@ -37,6 +37,17 @@ void bw_parser_set_reference(bw_parser_t *p, int64_t ref_unix_s);
 bw_kind_t bw_parse_line(bw_parser_t *p, const char *line, size_t len,
                         bw_event_t *ev);
 
+/* Exim via syslog splits lines over 870 bytes into "[i/n]" parts: the
+ * parser joins them, returning BW_KIND_CONTINUED for every part but the
+ * one that completes the line, whose event is the joined line's (its
+ * spans point into the parser's own buffer, valid until the next call).
+ * A sequence left unfinished is parsed as far as it goes when its process
+ * starts another one, when slots run out, or at bw_parser_flush(): call
+ * it at the end of input until it returns 0; each call that returns 1
+ * fills *ev with one such line (which replaces, in the counts, the
+ * BW_KIND_CONTINUED of its last part). */
+int bw_parser_flush(bw_parser_t *p, bw_event_t *ev);
+
 #ifdef __cplusplus
 }
 #endif
