@@ -27,12 +27,15 @@ typedef struct {
 } bw_follow_stats_t;
 
 /* Where a followed file stands, for the state file: its identity (device,
- * inode, a hash of its first head_len bytes) and the offset just after
- * its last complete line. */
+ * inode, a hash of its first head_len bytes as stored) and the offset
+ * just after its last complete line: in the file's bytes for a plain
+ * file, in decoded bytes for a gzip or zstd one (which a restart decodes
+ * again from its start, skipping that many). */
+enum { BW_POS_NONE = 0, BW_POS_BYTES = 1, BW_POS_DECODED = 2 };
 typedef struct {
   uint64_t dev, ino, offset, head_hash;
   uint32_t head_len;
-  int valid;
+  int valid; /* BW_POS_*; the values keep BWWATCH1 states readable */
 } bw_follow_pos_t;
 
 typedef struct bw_follow_s bw_follow_t;
@@ -45,7 +48,9 @@ void bw__follow_position(const bw_follow_t *f, bw_follow_pos_t *cur,
 /* Resume from a saved position before the first look: the file still at
  * the path is read on from pos->offset; one rotated while we were down
  * (a sibling with the same device, inode and head) is read to its end at
- * once. Returns the newest mtime (ns) of such rotated files, 0 if none:
+ * once, and so is one compressed while we were down (a sibling whose
+ * decoded head is the saved one), decoded past the saved offset.
+ * Returns the newest mtime (ns) of such rotated files, 0 if none:
  * archives newer than that were rotated after it and are the caller's to
  * read. Says on stderr what it did. */
 int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
