@@ -23,6 +23,7 @@
 #include "pipe.h"
 #include "src_journal.h"
 #include "src_stdin.h"
+#include "worker.h"
 
 enum {
   OPT_STATE,
@@ -89,6 +90,7 @@ typedef struct {
   bw_agg_t *agg;
   bw_replay_stats_t stats;
   bw__pipe_t pipe;
+  bw__worker_t wk; /* reads, parses and aggregates off the loop thread */
   bw_follow_t **follow;
   bw_stdin_t *in; /* "-": stdin through a pipe */
   bw_journal_t *journal;
@@ -169,28 +171,44 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
 }
 
 /* Temporary file, fsync, rename: readers see the old report or the new
- * one, never half of one. */
+ * one, never half of one. The report is built in memory under the
+ * pipeline lock (a consistent moment) and written after it, so the
+ * worker never waits for the disk. */
 static void write_report(watch_t *w) {
   if (w->report_json == NULL)
     return;
-  char tmp[4096];
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->report_json, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (f == NULL) {
-    perror(tmp);
+  char *mem = NULL;
+  size_t mem_len = 0;
+  FILE *m = open_memstream(&mem, &mem_len);
+  if (m == NULL) {
+    perror("open_memstream");
     return;
   }
+  static bw_out_t out;
+  bw__worker_lock(&w->wk);
   bw_report_in_t rin = {&w->stats,
                         (double)(uv_hrtime() / 1000 - (uint64_t)w->started_us) / 1e6,
                         w->fo.max_line};
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
-  static bw_out_t out;
-  bw__out_init(&out, f);
+  bw__out_init(&out, m);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
   bw__agg_report_release(&rep);
-  int ok = !out.error && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  bw__worker_unlock(&w->wk);
+  int ok = !out.error && fclose(m) == 0;
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->report_json, (long)getpid());
+  FILE *f = ok ? fopen(tmp, "w") : NULL;
+  if (f == NULL) {
+    if (ok)
+      perror(tmp);
+    free(mem);
+    return;
+  }
+  ok = fwrite(mem, 1, mem_len, f) == mem_len && fflush(f) == 0 &&
+       fsync(fileno(f)) == 0;
+  free(mem);
   if (fclose(f) != 0)
     ok = 0;
   if (!ok || rename(tmp, w->report_json) != 0) {
@@ -221,6 +239,10 @@ static void save_state(watch_t *w) {
     return;
   }
   uint64_t h = 0x9E3779B97F4A7C15ull;
+  /* Positions, cursor, counters and aggregation from one moment: the
+   * worker is held off while they are copied out (no disk wait inside:
+   * the fsync comes after). */
+  bw__worker_lock(&w->wk);
   int ok = fwrite(WATCH_MAGIC, 8, 1, f) == 1;
   uint32_t n = (uint32_t)w->npaths;
   ok = ok && fwrite(&n, sizeof(n), 1, f) == 1;
@@ -254,6 +276,7 @@ static void save_state(watch_t *w) {
   h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
   ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
   ok = ok && bw_agg_save(w->agg, f) == 0;
+  bw__worker_unlock(&w->wk);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;
@@ -338,7 +361,9 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
  * then costs a stat poll a second and nothing else. */
 static void report_cb(uv_timer_t *t) {
   watch_t *w = t->data;
+  bw__worker_lock(&w->wk);
   uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read;
+  bw__worker_unlock(&w->wk);
   if (seen == w->last_seen)
     return;
   w->last_seen = seen;
@@ -350,6 +375,8 @@ static void stop(watch_t *w) {
   if (w->stopping)
     return;
   w->stopping = 1;
+  /* From here on the sources are the loop thread's again. */
+  bw__worker_stop(&w->wk);
   /* Read what is there, then save the state (positions after the last
    * complete lines), then close: with a state, an unterminated last line
    * is left for the next start to read whole. The state comes before
@@ -398,10 +425,14 @@ static void reload_rules(watch_t *w) {
     bw_rules_free(fresh);
     return;
   }
-  bw_classifier_free(w->pipe.classifier);
-  bw_rules_free(w->rules);
+  bw__worker_lock(&w->wk);
+  bw_classifier_t *was = w->pipe.classifier;
+  bw_rules_t *was_rules = w->rules;
   w->pipe.classifier = c;
   w->rules = fresh;
+  bw__worker_unlock(&w->wk);
+  bw_classifier_free(was);
+  bw_rules_free(was_rules);
   fprintf(stderr, "bouncewatch watch: SIGHUP: rules reloaded\n");
 }
 
@@ -612,6 +643,8 @@ int bw__cmd_watch(int argc, char **argv) {
   if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w->agg) != 0)
     goto done;
   pipe_ok = 1;
+  if (bw__worker_init(&w->wk) != 0)
+    goto done;
   if (uv_loop_init(&w->loop) != 0)
     goto done;
   loop_ok = 1;
@@ -665,7 +698,8 @@ int bw__cmd_watch(int argc, char **argv) {
       } else {
         int e = w->in != NULL ? UV_EINVAL
                               : bw__stdin_start(&w->loop, w->fo.max_line,
-                                                &w->pipe, stdin_eof, w, &w->in);
+                                                &w->pipe, &w->wk, stdin_eof, w,
+                                                &w->in);
         if (e != 0) {
           fprintf(stderr, "bouncewatch watch: stdin: %s\n", uv_strerror(e));
           goto done;
@@ -673,7 +707,7 @@ int bw__cmd_watch(int argc, char **argv) {
         continue;
       }
     }
-    if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
+    if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe, &w->wk,
                        &w->follow[i]) != 0) {
       fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
       free(saved);
@@ -692,8 +726,8 @@ int bw__cmd_watch(int argc, char **argv) {
     char why[512];
     w->jo.poll_ms = w->fo.poll_ms;
     w->jo.max_line = w->fo.max_line;
-    int e = bw__journal_new(&w->loop, &w->jo, &w->pipe, &w->journal, why,
-                            sizeof(why));
+    int e = bw__journal_new(&w->loop, &w->jo, &w->pipe, &w->wk, &w->journal,
+                            why, sizeof(why));
     if (e != 0) {
       fprintf(stderr, "bouncewatch watch: journal: %s\n", why);
       goto done;
@@ -706,6 +740,10 @@ int bw__cmd_watch(int argc, char **argv) {
   for (int i = 0; i < 4; i++)
     uv_signal_start(sigs[i], signal_cb, nums[i]);
   write_report(w); /* a report exists from the start */
+  if (bw__worker_start(&w->wk) != 0) {
+    fprintf(stderr, "bouncewatch watch: cannot start the worker thread\n");
+    goto done;
+  }
   uv_run(&w->loop, UV_RUN_DEFAULT);
   rc = BW_EXIT_OK;
 done:
@@ -720,6 +758,7 @@ done:
     if (uv_loop_close(&w->loop) != 0)
       fprintf(stderr, "bouncewatch watch: handles left open at exit\n");
   }
+  bw__worker_close(&w->wk);
   if (pipe_ok)
     bw__pipe_close(&w->pipe);
   bw_agg_free(w->agg);

@@ -1,6 +1,8 @@
-/* Following a log file across rotation. Reads happen on the loop thread
- * in bounded chunks (a check reads at most CHECK_BUDGET bytes, then
- * schedules itself again), so a burst never starves the loop. A file
+/* Following a log file across rotation. The loop thread only turns
+ * directory events and poll ticks into jobs; the checks (stat, read,
+ * decode, split, parse) run on the watch worker in bounded chunks (a
+ * check reads at most CHECK_BUDGET bytes, then queues itself again
+ * behind the other sources). A file
  * whose first bytes are a gzip or zstd magic is decoded as it grows
  * (rsyslog's zipLevel, `zstd` writing a stream): input that ends inside a
  * frame means "more to come" while the file is followed, and "truncated"
@@ -21,7 +23,9 @@
 #include "hash.h"
 
 #define CHUNK (256 * 1024)
-#define CHECK_BUDGET (8u << 20)
+/* 1 MiB: a few ms of parsing, the longest the pipeline lock is held for
+ * the report and the other sources to wait. */
+#define CHECK_BUDGET (1u << 20)
 #define MARK 32 /* bytes before the offset kept as the truncation check */
 
 typedef struct {
@@ -47,7 +51,9 @@ struct bw_follow_s {
   char *path, *dir, *base;
   file_t cur, old; /* old: a rotated file still being drained */
   uv_fs_event_t ev;
-  uv_timer_t poll, again;
+  uv_timer_t poll;
+  bw__worker_t *wk;
+  bw__job_t job;
   int handles; /* open libuv handles; free at 0 after close */
   int closing;
   char *buf;
@@ -503,10 +509,10 @@ int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
   return rotated_mtime_ns;
 }
 
-static void schedule_again(bw_follow_t *f);
-
-void bw__follow_check(bw_follow_t *f) {
-  uint64_t now = uv_now(f->loop);
+/* Returns 1 when the budget ran out with more to read. */
+static int check(bw_follow_t *f) {
+  /* uv_now() is the loop thread's; this runs on the worker. */
+  uint64_t now = uv_hrtime() / 1000000;
   uint64_t budget = CHECK_BUDGET;
 
   /* A rotated file: rsyslog writes to it until its HUP; drain it until it
@@ -545,7 +551,7 @@ void bw__follow_check(bw_follow_t *f) {
       f->st.reopen_errors++;
   }
   if (f->cur.fd < 0)
-    return;
+    return 0;
 
   struct stat fst;
   if (fstat(f->cur.fd, &fst) == 0) {
@@ -562,18 +568,20 @@ void bw__follow_check(bw_follow_t *f) {
     }
   }
   uint64_t got = drain(f, &f->cur, budget);
-  if (got >= budget)
-    schedule_again(f); /* more to read: come back after other work */
+  return got >= budget && !f->closing;
 }
 
-static void again_cb(uv_timer_t *t) { bw__follow_check(t->data); }
-
-static void schedule_again(bw_follow_t *f) {
-  if (!f->closing)
-    uv_timer_start(&f->again, again_cb, 0, 0);
+void bw__follow_check(bw_follow_t *f) {
+  while (check(f))
+    ;
 }
 
-static void poll_cb(uv_timer_t *t) { bw__follow_check(t->data); }
+static int job_run(void *arg) { return check(arg); }
+
+static void poll_cb(uv_timer_t *t) {
+  bw_follow_t *f = t->data;
+  bw__worker_post(f->wk, &f->job);
+}
 
 static void event_cb(uv_fs_event_t *h, const char *name, int events,
                      int status) {
@@ -583,7 +591,7 @@ static void event_cb(uv_fs_event_t *h, const char *name, int events,
    * (overflow, or the directory itself) means "look". */
   if (status == 0 && name != NULL && strcmp(name, f->base) != 0)
     return;
-  bw__follow_check(f);
+  bw__worker_post(f->wk, &f->job);
 }
 
 static void free_follow(bw_follow_t *f) {
@@ -606,7 +614,7 @@ static void closed_cb(uv_handle_t *h) {
 
 int bw__follow_new(uv_loop_t *loop, const char *path,
                    const bw_follow_opts_t *o, bw__pipe_t *pipe,
-                   bw_follow_t **out) {
+                   bw__worker_t *wk, bw_follow_t **out) {
   bw_follow_t *f = calloc(1, sizeof(*f));
   if (f == NULL)
     return BW_ENOMEM;
@@ -619,6 +627,9 @@ int bw__follow_new(uv_loop_t *loop, const char *path,
   if (f->o.max_line == 0)
     f->o.max_line = BW_DEFAULT_MAX_LINE;
   f->pipe = pipe;
+  f->wk = wk;
+  f->job.run = job_run;
+  f->job.arg = f;
   f->path = strdup(path);
   f->dir = strdup(path);
   f->buf = malloc(CHUNK);
@@ -643,9 +654,8 @@ int bw__follow_new(uv_loop_t *loop, const char *path,
     f->base = f->path + (slash - f->dir) + 1;
   }
   uv_timer_init(loop, &f->poll);
-  uv_timer_init(loop, &f->again);
-  f->poll.data = f->again.data = f;
-  f->handles = 2;
+  f->poll.data = f;
+  f->handles = 1;
   uv_timer_start(&f->poll, poll_cb, f->o.poll_ms, f->o.poll_ms);
   if (!f->o.poll_only) {
     uv_fs_event_init(loop, &f->ev);
@@ -663,7 +673,7 @@ int bw__follow_new(uv_loop_t *loop, const char *path,
   return 0;
 }
 
-void bw__follow_start(bw_follow_t *f) { bw__follow_check(f); }
+void bw__follow_start(bw_follow_t *f) { bw__worker_post(f->wk, &f->job); }
 
 void bw__follow_drain(bw_follow_t *f) {
   int was = f->closing;
@@ -678,7 +688,6 @@ void bw__follow_close(bw_follow_t *f, int tails) {
   file_close(f, &f->old, tails);
   file_close(f, &f->cur, tails);
   uv_close((uv_handle_t *)&f->poll, closed_cb);
-  uv_close((uv_handle_t *)&f->again, closed_cb);
   if (!f->o.poll_only)
     uv_close((uv_handle_t *)&f->ev, closed_cb);
 }

@@ -5,7 +5,11 @@
  * has been idle for rotate_wait), copytruncate (size below the offset, or
  * the bytes before the offset changed: a heuristic), delete and
  * recreate, and a file that appears later. Lines go to a bw__pipe_t.
- * Internal to the engine; runs on the loop thread. */
+ * Internal to the engine. The handles live on the loop thread, the reads
+ * run as jobs on the watch worker (worker.h); the calls below are the
+ * loop thread's, made while the worker is not running (before its start
+ * or after its stop), except bw__follow_position, which needs the
+ * pipeline lock. */
 #ifndef BW_FOLLOW_H
 #define BW_FOLLOW_H
 
@@ -14,6 +18,7 @@
 
 #include "bouncewatch/lines.h"
 #include "pipe.h"
+#include "worker.h"
 
 typedef struct {
   int poll_only;         /* no inotify: the stat poll alone */
@@ -56,14 +61,16 @@ void bw__follow_position(const bw_follow_t *f, bw_follow_pos_t *cur,
 int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
                           const bw_follow_pos_t *old);
 
-/* The first look happens in bw__follow_start (after an optional resume). */
+/* The first look happens in bw__follow_start (after an optional resume),
+ * as a job posted to wk. */
 int bw__follow_new(uv_loop_t *loop, const char *path,
                    const bw_follow_opts_t *o, bw__pipe_t *pipe,
-                   bw_follow_t **out);
+                   bw__worker_t *wk, bw_follow_t **out);
 void bw__follow_start(bw_follow_t *f);
 
-/* Look at the file now: rotation, truncation, new bytes. Also run by the
- * directory events and the poll timer. */
+/* Look at the file now, on the calling thread: rotation, truncation, all
+ * new bytes. (The directory events and the poll timer post the same look
+ * to the worker, one budget at a time.) */
 void bw__follow_check(bw_follow_t *f);
 
 /* Read everything available now (without opening a new file). */

@@ -1,5 +1,5 @@
-/* The journal source: sd_journal read on the loop thread in bounded
- * rounds, each entry of Postfix or Exim rebuilt as
+/* The journal source: sd_journal read on the watch worker in bounded
+ * rounds (the loop thread only polls its fd and ticks a timer), each entry of Postfix or Exim rebuilt as
  *   2024-05-01T10:00:00.101234+00:00 HOST IDENT[PID]: MESSAGE
  * (the time from __REALTIME_TIMESTAMP, in UTC) so the one parser serves
  * files and journal alike. Does not own the state file: it only hands
@@ -15,9 +15,10 @@
 #include "bouncewatch/lines.h"
 #include "src_journal.h"
 
-/* Entries per round: a journal with a long backlog is read in rounds so
- * timers and signals still run between them. */
-#define ROUND 20000
+/* Entries per job: a journal with a long backlog is read in rounds, so
+ * the pipeline lock is held a few ms at a time and other sources get
+ * their turn. */
+#define ROUND 2000
 #define FIELD_MAX 255 /* host and identifier are cut there */
 
 struct bw_journal_s {
@@ -26,7 +27,10 @@ struct bw_journal_s {
   bw__pipe_t *pipe;
   sd_journal *j;
   uv_poll_t poll;
-  uv_timer_t timer, again;
+  uv_timer_t timer;
+  uv_async_t rearm; /* the worker read what there was: poll the fd again */
+  bw__worker_t *wk;
+  bw__job_t job;
   int poll_ok, handles, closing;
   int moved;        /* an entry was read: the journal's cursor is ours */
   char *resume;     /* the saved cursor, until an entry is read */
@@ -129,8 +133,6 @@ static void entry(bw_journal_t *s) {
   bw__pipe_line(s->pipe, s->line, (size_t)(p - s->line), &where);
 }
 
-static void schedule_again(bw_journal_t *s);
-
 /* One round: up to `max` entries. Returns 1 if there may be more. */
 static int read_round(bw_journal_t *s, uint64_t max) {
   for (uint64_t n = 0; n < max; n++) {
@@ -158,28 +160,38 @@ static int read_round(bw_journal_t *s, uint64_t max) {
   return 1;
 }
 
-static void look(bw_journal_t *s) {
-  if (s->closing)
-    return;
+/* The worker's job: one round. */
+static int job_run(void *arg) {
+  bw_journal_t *s = arg;
   /* Picks up new and rotated journal files, and clears the fd. */
   sd_journal_process(s->j);
   if (read_round(s, ROUND))
-    schedule_again(s);
+    return 1;
+  if (s->poll_ok)
+    uv_async_send(&s->rearm);
+  return 0;
 }
 
-static void again_cb(uv_timer_t *t) { look(t->data); }
-static void timer_cb(uv_timer_t *t) { look(t->data); }
-
-static void schedule_again(bw_journal_t *s) {
-  if (!s->closing)
-    uv_timer_start(&s->again, again_cb, 0, 0);
+static void timer_cb(uv_timer_t *t) {
+  bw_journal_t *s = t->data;
+  bw__worker_post(s->wk, &s->job);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events) {
+  bw_journal_t *s = h->data;
   (void)events;
+  /* The fd stays readable until the worker's sd_journal_process(): stop
+   * polling until then, or the loop would spin. */
+  uv_poll_stop(h);
   if (status < 0)
     return; /* the timer still reads */
-  look(h->data);
+  bw__worker_post(s->wk, &s->job);
+}
+
+static void rearm_cb(uv_async_t *a) {
+  bw_journal_t *s = a->data;
+  if (!s->closing && s->poll_ok)
+    uv_poll_start(&s->poll, UV_READABLE, poll_cb);
 }
 
 static void free_journal(bw_journal_t *s) {
@@ -197,8 +209,8 @@ static void closed_cb(uv_handle_t *h) {
 }
 
 int bw__journal_new(uv_loop_t *loop, const bw_journal_opts_t *o,
-                    bw__pipe_t *pipe, bw_journal_t **out, char *err,
-                    size_t errlen) {
+                    bw__pipe_t *pipe, bw__worker_t *wk, bw_journal_t **out,
+                    char *err, size_t errlen) {
   bw_journal_t *s = calloc(1, sizeof(*s));
   int rc;
   if (s == NULL)
@@ -206,6 +218,9 @@ int bw__journal_new(uv_loop_t *loop, const bw_journal_opts_t *o,
   s->loop = loop;
   s->o = *o;
   s->pipe = pipe;
+  s->wk = wk;
+  s->job.run = job_run;
+  s->job.arg = s;
   if (s->o.poll_ms == 0)
     s->o.poll_ms = 1000;
   if (s->o.max_line == 0)
@@ -268,8 +283,8 @@ void bw__journal_resume(bw_journal_t *s, const char *cursor) {
 
 void bw__journal_start(bw_journal_t *s) {
   uv_timer_init(s->loop, &s->timer);
-  uv_timer_init(s->loop, &s->again);
-  s->timer.data = s->again.data = s;
+  uv_async_init(s->loop, &s->rearm, rearm_cb);
+  s->timer.data = s->rearm.data = s;
   s->handles = 2;
   uv_timer_start(&s->timer, timer_cb, s->o.poll_ms, s->o.poll_ms);
   int fd = sd_journal_get_fd(s->j);
@@ -285,7 +300,7 @@ void bw__journal_start(bw_journal_t *s) {
             fd < 0 ? strerror(-fd) : "uv_poll_init failed",
             (unsigned long long)s->o.poll_ms);
   }
-  look(s);
+  bw__worker_post(s->wk, &s->job);
 }
 
 void bw__journal_drain(bw_journal_t *s) {
@@ -321,7 +336,7 @@ void bw__journal_close(bw_journal_t *s) {
     return;
   }
   uv_close((uv_handle_t *)&s->timer, closed_cb);
-  uv_close((uv_handle_t *)&s->again, closed_cb);
+  uv_close((uv_handle_t *)&s->rearm, closed_cb);
   if (s->poll_ok)
     uv_close((uv_handle_t *)&s->poll, closed_cb);
 }

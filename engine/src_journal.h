@@ -2,8 +2,12 @@
  * Postfix (SYSLOG_IDENTIFIER postfix, postfix/NAME, postfix-INSTANCE/...)
  * and Exim (exim, exim4) are rebuilt into the RFC 3339 syslog line the
  * parser knows and go into the pipeline; the journal cursor is the
- * position kept in the state file. Runs on the loop thread: uv_poll on
- * sd_journal_get_fd() plus an always-on timer. Internal to the engine. */
+ * position kept in the state file. The loop thread polls
+ * sd_journal_get_fd() (plus an always-on timer) and posts jobs; the
+ * entries are read on the watch worker (worker.h). The calls below are
+ * the loop thread's while the worker is not running, except
+ * bw__journal_cursor, which needs the pipeline lock. Internal to the
+ * engine. */
 #ifndef BW_SRC_JOURNAL_H
 #define BW_SRC_JOURNAL_H
 
@@ -11,6 +15,7 @@
 #include <uv.h>
 
 #include "pipe.h"
+#include "worker.h"
 
 typedef struct {
   int system;               /* the local system journal (sd_journal_open) */
@@ -33,8 +38,8 @@ typedef struct bw_journal_s bw_journal_t;
 /* Opens the journal. On failure returns a negative errno and writes why
  * into err. */
 int bw__journal_new(uv_loop_t *loop, const bw_journal_opts_t *o,
-                    bw__pipe_t *pipe, bw_journal_t **out, char *err,
-                    size_t errlen);
+                    bw__pipe_t *pipe, bw__worker_t *wk, bw_journal_t **out,
+                    char *err, size_t errlen);
 
 /* Resume after the entry of a saved cursor (that entry was counted). A
  * cursor that is no longer in the journal (vacuumed) resumes at the next
@@ -42,7 +47,7 @@ int bw__journal_new(uv_loop_t *loop, const bw_journal_opts_t *o,
  * the oldest entry, as a log file is read from its first line. */
 void bw__journal_resume(bw_journal_t *j, const char *cursor);
 
-/* Start polling and read what is there. */
+/* Start polling; the first read is a job posted to the worker. */
 void bw__journal_start(bw_journal_t *j);
 
 /* Read every entry available now. */
