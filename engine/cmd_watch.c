@@ -100,9 +100,9 @@ typedef struct {
 } watch_t;
 
 static void usage(FILE *fp) {
-  fprintf(fp, "usage: bouncewatch watch [OPTIONS] PATH...\n\n"
-              "Follow Postfix/Exim logs live (by name, across rotation) and "
-              "keep the report.\n\noptions:\n");
+  fprintf(fp, "usage: bouncewatch watch [OPTIONS] [PATH...|-]\n\n"
+              "Follow Postfix/Exim logs live (files by name across rotation, "
+              "stdin, the journal) and keep the report.\n\noptions:\n");
   bw__cli_help(fp, options, NOPTS);
 }
 
@@ -624,6 +624,11 @@ int bw__cmd_watch(int argc, char **argv) {
   int prc = bw__cli_parse("watch", argc, argv, options, NOPTS, on_option, w);
   if (prc != 0) {
     rc = prc < 0 ? BW_EXIT_OK : prc;
+    goto done;
+  }
+  if (w->jo.dir != NULL && w->jo.nfiles > 0) {
+    fprintf(stderr, "bouncewatch watch: --journal-dir and --journal-file "
+                    "exclude each other\n");
     goto done;
   }
   if (w->npaths == 0 && !w->use_journal) {

@@ -26,6 +26,7 @@ struct bw_stdin_s {
   void (*on_eof)(void *arg);
   void *arg;
   int closing, handles;
+  int fl; /* stdin's flags before O_NONBLOCK, put back at close */
   atomic_int ended; /* worker: end of input (or an error) seen */
   int eof_told; /* loop: on_eof has run */
   char buf[BUF];
@@ -128,7 +129,10 @@ int bw__stdin_start(uv_loop_t *loop, size_t max_line, bw__pipe_t *pipe,
     free(s);
     return UV_ENOMEM;
   }
+  /* The flag is on the open file description, which a terminal or the
+   * writer's shell may share: it is put back at close. */
   int fl = fcntl(STDIN_FILENO, F_GETFL);
+  s->fl = fl;
   if (fl < 0 || fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK) != 0) {
     bw_splitter_close(&s->split);
     free(s);
@@ -136,6 +140,7 @@ int bw__stdin_start(uv_loop_t *loop, size_t max_line, bw__pipe_t *pipe,
   }
   int rc = uv_poll_init(loop, &s->poll, STDIN_FILENO);
   if (rc != 0) {
+    fcntl(STDIN_FILENO, F_SETFL, fl);
     bw_splitter_close(&s->split);
     free(s);
     return rc;
@@ -154,6 +159,7 @@ void bw__stdin_close(bw_stdin_t *s) {
   if (s->closing)
     return;
   s->closing = 1;
+  fcntl(STDIN_FILENO, F_SETFL, s->fl);
   uv_close((uv_handle_t *)&s->poll, closed_cb);
   uv_close((uv_handle_t *)&s->wake, closed_cb);
 }

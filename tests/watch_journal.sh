@@ -128,4 +128,8 @@ check "journal-dir: totals equal report" "$(jq -c "$fields" "$REP")" "$(jq -c "$
 check "journal: missing file exits 1" $? 1
 check "journal: ... naming it" "$(grep -c 'none.journal' "$D/err3")" 1
 
+"$BW" watch --journal-dir "$D/jdir" --journal-file "$J" 2> "$D/err4"
+check "journal: --journal-dir with --journal-file is a usage error" $? 1
+check "... said" "$(grep -c 'exclude each other' "$D/err4")" 1
+
 finish
