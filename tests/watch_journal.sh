@@ -128,6 +128,18 @@ check "journal-dir: totals equal report" "$(jq -c "$fields" "$REP")" "$(jq -c "$
 check "journal: missing file exits 1" $? 1
 check "journal: ... naming it" "$(grep -c 'none.journal' "$D/err3")" 1
 
+# --journal: the local system journal (whatever it holds here, perhaps
+# nothing) opens, is followed and stops cleanly.
+REP=$D/sys.json
+"$BW" watch --journal --report-json "$REP" --report-interval 20 2> "$D/err5" &
+PID=$!
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$PID"
+wait "$PID"
+check "journal: the system journal followed and SIGTERM exits 0" $? 0
+check "... with a report" "$(jq -r '.replay.complete' "$REP")" true
+
 "$BW" watch --journal-dir "$D/jdir" --journal-file "$J" 2> "$D/err4"
 check "journal: --journal-dir with --journal-file is a usage error" $? 1
 check "... said" "$(grep -c 'exclude each other' "$D/err4")" 1
