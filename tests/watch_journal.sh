@@ -53,10 +53,13 @@ while IFS= read -r l; do
   printf 'MESSAGE=%s\nSYSLOG_IDENTIFIER=%s\n_PID=%s\n_HOSTNAME=%s\n__REALTIME_TIMESTAMP=%s\n\n' \
     "$msg" "$id" "$pid" "$host" "$(date -d "$ts" +%s%6N)" >> "$D/part$part.export"
 done < "$DATA/sample.log"
+# A Postfix entry without MESSAGE: skipped, counted and said.
+printf 'SYSLOG_IDENTIFIER=postfix/smtp\n_PID=9\n__REALTIME_TIMESTAMP=1715000000000000\n\n' >> "$D/part3.export"
 J=$D/jdir/mail.journal
 append() { "$REMOTE" -o "$J" - < "$D/part$1.export" 2> /dev/null; }
-mail_in() { # mail_in PART...: Postfix/Exim entries in these parts
-  cat "${@/#/$D/part}" 2> /dev/null | grep -cE '^SYSLOG_IDENTIFIER=(postfix|exim)'
+mail_in() { # mail_in PART...: Postfix/Exim entries (with a MESSAGE) in these parts
+  cat "${@/#/$D/part}" 2> /dev/null | awk '/^MESSAGE=/ {m = 1} /^SYSLOG_IDENTIFIER=(postfix|exim)/ {p = 1}
+    /^$/ {n += m && p; m = p = 0} END {print n + 0}'
 }
 
 REP=$D/report.json
@@ -97,6 +100,8 @@ kill -TERM "$PID"
 wait "$PID"
 check "journal: SIGTERM exits 0" $? 0
 check "journal: resumed from the cursor" "$(grep -c 'journal: resuming after the saved entry' "$D/err")" 1
+check "journal: the entry without MESSAGE said" \
+  "$(grep -c 'journal: 1 Postfix/Exim entry without MESSAGE skipped' "$D/err")" 1
 
 "$BW" report --json "$D/equiv.log" > "$D/replay.json"
 fields='[.replay.lines, .replay.lines_by_kind, .replay.lines_by_mta, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending, .totals.notifications.sent]'
