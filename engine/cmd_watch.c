@@ -171,17 +171,17 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
 }
 
 /* Temporary file, fsync, rename: readers see the old report or the new
- * one, never half of one. The report is built in memory under the
- * pipeline lock (a consistent moment) and written after it, so the
- * worker never waits for the disk. */
+ * one, never half of one. The report is built and written into the page
+ * cache under the pipeline lock (a consistent moment); the fsync, the
+ * slow part, comes after it, so the worker never waits for the disk. */
 static void write_report(watch_t *w) {
   if (w->report_json == NULL)
     return;
-  char *mem = NULL;
-  size_t mem_len = 0;
-  FILE *m = open_memstream(&mem, &mem_len);
-  if (m == NULL) {
-    perror("open_memstream");
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->report_json, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL) {
+    perror(tmp);
     return;
   }
   static bw_out_t out;
@@ -191,24 +191,13 @@ static void write_report(watch_t *w) {
                         w->fo.max_line};
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
-  bw__out_init(&out, m);
+  bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
   bw__agg_report_release(&rep);
+  int ok = !out.error && fflush(f) == 0;
   bw__worker_unlock(&w->wk);
-  int ok = !out.error && fclose(m) == 0;
-  char tmp[4096];
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->report_json, (long)getpid());
-  FILE *f = ok ? fopen(tmp, "w") : NULL;
-  if (f == NULL) {
-    if (ok)
-      perror(tmp);
-    free(mem);
-    return;
-  }
-  ok = fwrite(mem, 1, mem_len, f) == mem_len && fflush(f) == 0 &&
-       fsync(fileno(f)) == 0;
-  free(mem);
+  ok = ok && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;
   if (!ok || rename(tmp, w->report_json) != 0) {
