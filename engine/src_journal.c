@@ -138,11 +138,11 @@ static int read_round(bw_journal_t *s, uint64_t max) {
   for (uint64_t n = 0; n < max; n++) {
     int r = sd_journal_next(s->j);
     if (r < 0) {
-      /* A damaged journal file: say it once per round and try again at
-       * the next wake-up rather than spin. */
-      s->st.read_errors++;
-      fprintf(stderr, "bouncewatch: journal: reading the next entry: %s\n",
-              strerror(-r));
+      /* A damaged journal file: try again at the next wake-up rather
+       * than spin; said the first time, counted, and summed up at exit. */
+      if (s->st.read_errors++ == 0)
+        fprintf(stderr, "bouncewatch: journal: reading the next entry: %s\n",
+                strerror(-r));
       return 0;
     }
     if (r == 0)
