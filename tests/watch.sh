@@ -9,6 +9,7 @@
 set -uo pipefail
 BW=$1
 DATA=$2
+STATE_V1=$3 # rewrites a state as the previous version wrote it
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2> /dev/null; rm -rf "$TMP"' EXIT
 export BW_RULES_CACHE="$TMP/cache"
@@ -178,6 +179,20 @@ check "crash: restarts resumed" "$(grep -c 'resuming at byte\|rotated while stop
 check "crash: totals equal one replay" \
   "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$REP")" \
   "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$D/replay.json")"
+# A state from the previous version (BWWATCH1: no journal cursor) is
+# read, not set aside: an upgrade resumes where the old version stopped.
+"$STATE_V1" "$STATE" "$STATE.v1" && mv "$STATE.v1" "$STATE"
+check "v1 state: made" "$(head -c 8 "$STATE")" BWWATCH1
+emit 1 5 "$LOG"
+: > "$D/err"
+start_watch
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "v1 state: resumed, each line once" "$(wait_lines $((total + 5)))" $((total + 5))
+kill -TERM "$PID"
+wait "$PID"
+check "v1 state: not set aside" "$(grep -c 'damaged' "$D/err")" 0
+check "v1 state: resumed at its offset" "$(grep -c 'resuming at byte' "$D/err")" 1
 # A damaged state is set aside, not trusted, and the start goes on.
 printf 'garbage' > "$STATE"
 "$BW" watch --state "$STATE" --report-json "$D/r3.json" "$LOG" 2> "$D/err3" &
