@@ -375,6 +375,11 @@ static void stop(watch_t *w) {
       bw__follow_drain(w->follow[i]);
   if (w->journal != NULL)
     bw__journal_drain(w->journal);
+  /* Exim lines split by syslog whose last part has not come: the
+   * parser's slots are not in the state, so they go through now, parsed
+   * as far as they go, as replay does at its end. */
+  bw_line_ref_t end = {"watch", 0};
+  bw__pipe_flush(&w->pipe, &end);
   save_state(w);
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
