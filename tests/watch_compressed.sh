@@ -3,7 +3,7 @@
 # a streaming zstd): one gzip member / zstd frame written in pieces that
 # end inside it (after flushes, and also in the middle of a block), with a
 # restart on the state file half-way (the decoded offset is resumed by
-# decoding again and skipping); a stream left unfinished and rotated away
+# decoding again and skipping) and SIGKILLs while it grows; a stream left unfinished and rotated away
 # is reported truncated only then; and a plain file compressed while the
 # watcher was down is read on from where it stopped. Each with gzip and
 # zstd. Live totals must equal `report` over the finished files. Waits are
@@ -70,6 +70,29 @@ for fmt in gz zst; do
   check "$fmt growing: never called truncated" "$(grep -c 'truncated' "$D/err")" 0
   "$BW" report --json "$LOG" > "$D/replay.json"
   check "$fmt growing: totals equal report over the finished file" \
+    "$(jq -c "$fields" "$REP")" "$(jq -c "$fields" "$D/replay.json")"
+
+  # SIGKILL while the stream grows: the decoded offset checkpointed with
+  # the counts; every line once. RANDOM is seeded: a failure replays.
+  D=$TMP/kill-$fmt
+  mkdir -p "$D"
+  REP=$D/r.json
+  LOG=$D/mail.log.$fmt
+  "$ZPIECES" "$fmt" "$DATA/sample.log" "$D/p" 5 5 5 5 5 5
+  RANDOM=7
+  start_watch "$LOG" --state "$D/state"
+  for k in 1 2 3 4 5 6 7; do
+    cat "$D/p.$k" >> "$LOG"
+    sleep "0.0$((RANDOM % 9 + 1))"
+    kill -KILL "$PID"
+    wait "$PID" 2> /dev/null
+    start_watch "$LOG" --state "$D/state"
+  done
+  check "$fmt SIGKILLs: every line once" "$(wait_for .replay.lines 33)" 33
+  kill -TERM "$PID"
+  wait "$PID"
+  "$BW" report --json "$LOG" > "$D/replay.json"
+  check "$fmt SIGKILLs: totals equal report over the finished file" \
     "$(jq -c "$fields" "$REP")" "$(jq -c "$fields" "$D/replay.json")"
 
   # Unfinished and rotated away: truncated, said once it is closed.
