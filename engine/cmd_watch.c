@@ -21,7 +21,9 @@
 #include "hash.h"
 #include "out_agg.h"
 #include "pipe.h"
+#include "src_journal.h"
 #include "src_stdin.h"
+#include "worker.h"
 
 enum {
   OPT_STATE,
@@ -33,6 +35,9 @@ enum {
   OPT_ROTATE_WAIT,
   OPT_RULES,
   OPT_RULES_CACHE,
+  OPT_JOURNAL,
+  OPT_JOURNAL_DIR,
+  OPT_JOURNAL_FILE,
   OPT_HELP
 };
 
@@ -56,6 +61,13 @@ static const bw_option_t options[] = {
      "5000)"},
     {OPT_RULES, "--rules", "DIR", "classification rules directory"},
     {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+    {OPT_JOURNAL, "--journal", NULL,
+     "also follow the local systemd journal (Postfix and Exim entries)"},
+    {OPT_JOURNAL_DIR, "--journal-dir", "DIR",
+     "follow the journal files of DIR instead of the system journal"},
+    {OPT_JOURNAL_FILE, "--journal-file", "FILE",
+     "follow this journal file (repeatable), e.g. one written by "
+     "systemd-journal-remote"},
     {OPT_HELP, "--help", NULL, "show this help"},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -66,6 +78,9 @@ typedef struct {
   bw_follow_opts_t fo;
   const char **paths;
   size_t npaths;
+  bw_journal_opts_t jo;
+  const char **jfiles;
+  int use_journal;
 
   uv_loop_t loop;
   uv_timer_t report_timer;
@@ -75,17 +90,19 @@ typedef struct {
   bw_agg_t *agg;
   bw_replay_stats_t stats;
   bw__pipe_t pipe;
+  bw__worker_t wk; /* reads, parses and aggregates off the loop thread */
   bw_follow_t **follow;
   bw_stdin_t *in; /* "-": stdin through a pipe */
+  bw_journal_t *journal;
   int stopping, from_start;
   int64_t started_us;
   uint64_t last_seen; /* lines + bytes at the last report */
 } watch_t;
 
 static void usage(FILE *fp) {
-  fprintf(fp, "usage: bouncewatch watch [OPTIONS] PATH...\n\n"
-              "Follow Postfix/Exim logs live (by name, across rotation) and "
-              "keep the report.\n\noptions:\n");
+  fprintf(fp, "usage: bouncewatch watch [OPTIONS] [PATH...|-]\n\n"
+              "Follow Postfix/Exim logs live (files by name across rotation, "
+              "stdin, the journal) and keep the report.\n\noptions:\n");
   bw__cli_help(fp, options, NOPTS);
 }
 
@@ -128,6 +145,17 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_RULES_CACHE:
     w->rules_cache = val;
     return 0;
+  case OPT_JOURNAL:
+    w->use_journal = 1;
+    return 0;
+  case OPT_JOURNAL_DIR:
+    w->use_journal = 1;
+    w->jo.dir = val;
+    return 0;
+  case OPT_JOURNAL_FILE:
+    w->use_journal = 1;
+    w->jfiles[w->jo.nfiles++] = val;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
@@ -143,7 +171,9 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
 }
 
 /* Temporary file, fsync, rename: readers see the old report or the new
- * one, never half of one. */
+ * one, never half of one. The report is built and written into the page
+ * cache under the pipeline lock (a consistent moment); the fsync, the
+ * slow part, comes after it, so the worker never waits for the disk. */
 static void write_report(watch_t *w) {
   if (w->report_json == NULL)
     return;
@@ -154,17 +184,20 @@ static void write_report(watch_t *w) {
     perror(tmp);
     return;
   }
+  static bw_out_t out;
+  bw__worker_lock(&w->wk);
   bw_report_in_t rin = {&w->stats,
                         (double)(uv_hrtime() / 1000 - (uint64_t)w->started_us) / 1e6,
                         w->fo.max_line};
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
-  static bw_out_t out;
   bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
   bw__agg_report_release(&rep);
-  int ok = !out.error && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int ok = !out.error && fflush(f) == 0;
+  bw__worker_unlock(&w->wk);
+  ok = ok && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;
   if (!ok || rename(tmp, w->report_json) != 0) {
@@ -175,7 +208,10 @@ static void write_report(watch_t *w) {
 
 /* ---- the state file ------------------------------------------------------ */
 
-#define WATCH_MAGIC "BWWATCH1"
+/* BWWATCH2 adds the journal cursor after the paths; a BWWATCH1 state
+ * (no journal) is still read. */
+#define WATCH_MAGIC "BWWATCH2"
+#define WATCH_MAGIC_V1 "BWWATCH1"
 
 /* The positions of every followed path, the line counters and the whole
  * aggregation, written together (temporary file, fsync, rename) so they
@@ -192,6 +228,10 @@ static void save_state(watch_t *w) {
     return;
   }
   uint64_t h = 0x9E3779B97F4A7C15ull;
+  /* Positions, cursor, counters and aggregation from one moment: the
+   * worker is held off while they are copied out (no disk wait inside:
+   * the fsync comes after). */
+  bw__worker_lock(&w->wk);
   int ok = fwrite(WATCH_MAGIC, 8, 1, f) == 1;
   uint32_t n = (uint32_t)w->npaths;
   ok = ok && fwrite(&n, sizeof(n), 1, f) == 1;
@@ -208,6 +248,15 @@ static void save_state(watch_t *w) {
     h = bw__hash_bytes(h, w->paths[i], len);
     h = bw__hash_bytes(h, (const char *)pos, sizeof(pos));
   }
+  /* The journal's cursor: the last entry read, counted in the
+   * aggregation written below (both come from this one moment). */
+  char *cursor = w->journal != NULL ? bw__journal_cursor(w->journal) : NULL;
+  uint32_t clen = cursor != NULL ? (uint32_t)strlen(cursor) : 0;
+  ok = ok && fwrite(&clen, sizeof(clen), 1, f) == 1 &&
+       fwrite(cursor != NULL ? cursor : "", 1, clen, f) == clen;
+  h = bw__hash_bytes(h, (const char *)&clen, sizeof(clen));
+  h = bw__hash_bytes(h, cursor != NULL ? cursor : "", clen);
+  free(cursor);
   bw_replay_stats_t st = w->stats;
   st.files = NULL;
   st.nskips = 0; /* samples point at strings of this run */
@@ -216,6 +265,7 @@ static void save_state(watch_t *w) {
   h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
   ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
   ok = ok && bw_agg_save(w->agg, f) == 0;
+  bw__worker_unlock(&w->wk);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;
@@ -227,7 +277,7 @@ static void save_state(watch_t *w) {
 
 /* Load the state: 1 loaded, 0 none, -1 unusable (set aside). Positions
  * are returned per path in pos[2 * i]. */
-static int load_state(watch_t *w, bw_follow_pos_t *pos) {
+static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
   if (w->state_path == NULL)
     return 0;
   FILE *f = fopen(w->state_path, "rb");
@@ -236,7 +286,9 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos) {
   char magic[8];
   uint64_t h = 0x9E3779B97F4A7C15ull, check = 0;
   uint32_t n = 0;
-  int ok = fread(magic, 8, 1, f) == 1 && memcmp(magic, WATCH_MAGIC, 8) == 0 &&
+  int ok = fread(magic, 8, 1, f) == 1 &&
+           (memcmp(magic, WATCH_MAGIC, 8) == 0 ||
+            memcmp(magic, WATCH_MAGIC_V1, 8) == 0) &&
            fread(&n, sizeof(n), 1, f) == 1 && n < 4096;
   h = bw__hash_bytes(h, (const char *)&n, sizeof(n));
   for (uint32_t i = 0; ok && i < n; i++) {
@@ -256,12 +308,30 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos) {
         pos[2 * k + 1] = p[1];
       }
   }
+  if (ok && memcmp(magic, WATCH_MAGIC, 8) == 0) {
+    uint32_t clen = 0;
+    ok = fread(&clen, sizeof(clen), 1, f) == 1 && clen < 4096;
+    char *c = ok ? malloc((size_t)clen + 1) : NULL;
+    ok = ok && c != NULL && fread(c, 1, clen, f) == clen;
+    if (ok) {
+      c[clen] = '\0';
+      h = bw__hash_bytes(h, (const char *)&clen, sizeof(clen));
+      h = bw__hash_bytes(h, c, clen);
+      *cursor = c;
+    } else {
+      free(c);
+    }
+  }
   bw_replay_stats_t st;
   ok = ok && fread(&st, sizeof(st), 1, f) == 1;
   h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
   ok = ok && fread(&check, sizeof(check), 1, f) == 1 && check == h;
   ok = ok && bw_agg_restore(w->agg, f) == 0;
   fclose(f);
+  if (!ok) {
+    free(*cursor);
+    *cursor = NULL;
+  }
   if (ok) {
     st.files = NULL;
     w->stats = st;
@@ -280,7 +350,9 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos) {
  * then costs a stat poll a second and nothing else. */
 static void report_cb(uv_timer_t *t) {
   watch_t *w = t->data;
+  bw__worker_lock(&w->wk);
   uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read;
+  bw__worker_unlock(&w->wk);
   if (seen == w->last_seen)
     return;
   w->last_seen = seen;
@@ -292,6 +364,8 @@ static void stop(watch_t *w) {
   if (w->stopping)
     return;
   w->stopping = 1;
+  /* From here on the sources are the loop thread's again. */
+  bw__worker_stop(&w->wk);
   /* Read what is there, then save the state (positions after the last
    * complete lines), then close: with a state, an unterminated last line
    * is left for the next start to read whole. The state comes before
@@ -299,12 +373,21 @@ static void stop(watch_t *w) {
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
       bw__follow_drain(w->follow[i]);
+  if (w->journal != NULL)
+    bw__journal_drain(w->journal);
+  /* Exim lines split by syslog whose last part has not come: the
+   * parser's slots are not in the state, so they go through now, parsed
+   * as far as they go, as replay does at its end. */
+  bw_line_ref_t end = {"watch", 0};
+  bw__pipe_flush(&w->pipe, &end);
   save_state(w);
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
       bw__follow_close(w->follow[i], w->state_path == NULL);
   if (w->in != NULL)
     bw__stdin_close(w->in);
+  if (w->journal != NULL)
+    bw__journal_close(w->journal);
   bw_agg_finish(w->agg);
   write_report(w);
   uv_close((uv_handle_t *)&w->report_timer, NULL);
@@ -321,7 +404,7 @@ static void stdin_eof(void *arg) {
   int files = 0;
   for (size_t i = 0; i < w->npaths; i++)
     files += w->follow[i] != NULL;
-  if (files == 0)
+  if (files == 0 && w->journal == NULL)
     stop(w);
 }
 
@@ -336,10 +419,14 @@ static void reload_rules(watch_t *w) {
     bw_rules_free(fresh);
     return;
   }
-  bw_classifier_free(w->pipe.classifier);
-  bw_rules_free(w->rules);
+  bw__worker_lock(&w->wk);
+  bw_classifier_t *was = w->pipe.classifier;
+  bw_rules_t *was_rules = w->rules;
   w->pipe.classifier = c;
   w->rules = fresh;
+  bw__worker_unlock(&w->wk);
+  bw_classifier_free(was);
+  bw_rules_free(was_rules);
   fprintf(stderr, "bouncewatch watch: SIGHUP: rules reloaded\n");
 }
 
@@ -522,15 +609,23 @@ int bw__cmd_watch(int argc, char **argv) {
   w->fo.max_line = BW_DEFAULT_MAX_LINE;
   w->paths = calloc((size_t)argc + 1, sizeof(char *));
   w->follow = calloc((size_t)argc + 1, sizeof(bw_follow_t *));
+  w->jfiles = calloc((size_t)argc + 1, sizeof(char *));
+  char *cursor = NULL;
   int loop_ok = 0, pipe_ok = 0;
-  if (w->paths == NULL || w->follow == NULL)
+  if (w->paths == NULL || w->follow == NULL || w->jfiles == NULL)
     goto done;
+  w->jo.files = w->jfiles;
   int prc = bw__cli_parse("watch", argc, argv, options, NOPTS, on_option, w);
   if (prc != 0) {
     rc = prc < 0 ? BW_EXIT_OK : prc;
     goto done;
   }
-  if (w->npaths == 0) {
+  if (w->jo.dir != NULL && w->jo.nfiles > 0) {
+    fprintf(stderr, "bouncewatch watch: --journal-dir and --journal-file "
+                    "exclude each other\n");
+    goto done;
+  }
+  if (w->npaths == 0 && !w->use_journal) {
     fprintf(stderr, "bouncewatch watch: no paths to follow\n");
     goto done;
   }
@@ -547,9 +642,22 @@ int bw__cmd_watch(int argc, char **argv) {
   if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w->agg) != 0)
     goto done;
   pipe_ok = 1;
+  if (bw__worker_init(&w->wk) != 0)
+    goto done;
   if (uv_loop_init(&w->loop) != 0)
     goto done;
   loop_ok = 1;
+  /* The handles stop() closes exist from here on, so any failure below
+   * can go through stop(). */
+  uv_timer_init(&w->loop, &w->report_timer);
+  w->report_timer.data = w;
+  uv_signal_t *sigs[4] = {&w->sig_term, &w->sig_int, &w->sig_usr1,
+                          &w->sig_hup};
+  int nums[4] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+  for (int i = 0; i < 4; i++) {
+    uv_signal_init(&w->loop, sigs[i]);
+    sigs[i]->data = w;
+  }
   w->started_us = (int64_t)(uv_hrtime() / 1000);
 
   if (w->state_path == NULL) {
@@ -563,7 +671,7 @@ int bw__cmd_watch(int argc, char **argv) {
   bw_follow_pos_t *saved = calloc(2 * w->npaths + 2, sizeof(*saved));
   if (saved == NULL)
     goto done;
-  int loaded = load_state(w, saved);
+  int loaded = load_state(w, saved, &cursor);
   if (loaded < 0) {
     /* A half-restored aggregator is not to be trusted: make it anew. */
     bw_agg_free(w->agg);
@@ -589,7 +697,8 @@ int bw__cmd_watch(int argc, char **argv) {
       } else {
         int e = w->in != NULL ? UV_EINVAL
                               : bw__stdin_start(&w->loop, w->fo.max_line,
-                                                &w->pipe, stdin_eof, w, &w->in);
+                                                &w->pipe, &w->wk, stdin_eof, w,
+                                                &w->in);
         if (e != 0) {
           fprintf(stderr, "bouncewatch watch: stdin: %s\n", uv_strerror(e));
           goto done;
@@ -597,7 +706,7 @@ int bw__cmd_watch(int argc, char **argv) {
         continue;
       }
     }
-    if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe,
+    if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe, &w->wk,
                        &w->follow[i]) != 0) {
       fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
       free(saved);
@@ -612,34 +721,51 @@ int bw__cmd_watch(int argc, char **argv) {
     bw__follow_start(w->follow[i]);
   }
   free(saved);
-  uv_timer_init(&w->loop, &w->report_timer);
-  w->report_timer.data = w;
-  uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);
-  uv_signal_t *sigs[4] = {&w->sig_term, &w->sig_int, &w->sig_usr1,
-                          &w->sig_hup};
-  int nums[4] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
-  for (int i = 0; i < 4; i++) {
-    uv_signal_init(&w->loop, sigs[i]);
-    sigs[i]->data = w;
-    uv_signal_start(sigs[i], signal_cb, nums[i]);
+  if (w->use_journal) {
+    char why[512];
+    w->jo.poll_ms = w->fo.poll_ms;
+    w->jo.max_line = w->fo.max_line;
+    int e = bw__journal_new(&w->loop, &w->jo, &w->pipe, &w->wk, &w->journal,
+                            why, sizeof(why));
+    if (e != 0) {
+      fprintf(stderr, "bouncewatch watch: journal: %s\n", why);
+      goto done;
+    }
+    if (loaded == 1)
+      bw__journal_resume(w->journal, cursor);
+    bw__journal_start(w->journal);
   }
+  uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);
+  for (int i = 0; i < 4; i++)
+    uv_signal_start(sigs[i], signal_cb, nums[i]);
   write_report(w); /* a report exists from the start */
+  if (bw__worker_start(&w->wk) != 0) {
+    fprintf(stderr, "bouncewatch watch: cannot start the worker thread\n");
+    goto done;
+  }
   uv_run(&w->loop, UV_RUN_DEFAULT);
   rc = BW_EXIT_OK;
 done:
   if (loop_ok) {
+    /* A start that failed half-way must not overwrite the state with
+     * what it had not read yet (a journal without its cursor). */
+    if (rc != BW_EXIT_OK)
+      w->state_path = NULL;
     if (!w->stopping)
       stop(w);
     uv_run(&w->loop, UV_RUN_DEFAULT); /* let the close callbacks run */
     if (uv_loop_close(&w->loop) != 0)
       fprintf(stderr, "bouncewatch watch: handles left open at exit\n");
   }
+  bw__worker_close(&w->wk);
   if (pipe_ok)
     bw__pipe_close(&w->pipe);
   bw_agg_free(w->agg);
   bw_rules_free(w->rules);
+  free(cursor);
   free(w->paths);
   free(w->follow);
+  free(w->jfiles);
   free(w);
   return rc;
 }

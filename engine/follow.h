@@ -5,7 +5,11 @@
  * has been idle for rotate_wait), copytruncate (size below the offset, or
  * the bytes before the offset changed: a heuristic), delete and
  * recreate, and a file that appears later. Lines go to a bw__pipe_t.
- * Internal to the engine; runs on the loop thread. */
+ * Internal to the engine. The handles live on the loop thread, the reads
+ * run as jobs on the watch worker (worker.h); the calls below are the
+ * loop thread's, made while the worker is not running (before its start
+ * or after its stop), except bw__follow_position, which needs the
+ * pipeline lock. */
 #ifndef BW_FOLLOW_H
 #define BW_FOLLOW_H
 
@@ -14,6 +18,7 @@
 
 #include "bouncewatch/lines.h"
 #include "pipe.h"
+#include "worker.h"
 
 typedef struct {
   int poll_only;         /* no inotify: the stat poll alone */
@@ -27,12 +32,15 @@ typedef struct {
 } bw_follow_stats_t;
 
 /* Where a followed file stands, for the state file: its identity (device,
- * inode, a hash of its first head_len bytes) and the offset just after
- * its last complete line. */
+ * inode, a hash of its first head_len bytes as stored) and the offset
+ * just after its last complete line: in the file's bytes for a plain
+ * file, in decoded bytes for a gzip or zstd one (which a restart decodes
+ * again from its start, skipping that many). */
+enum { BW_POS_NONE = 0, BW_POS_BYTES = 1, BW_POS_DECODED = 2 };
 typedef struct {
   uint64_t dev, ino, offset, head_hash;
   uint32_t head_len;
-  int valid;
+  int valid; /* BW_POS_*; the values keep BWWATCH1 states readable */
 } bw_follow_pos_t;
 
 typedef struct bw_follow_s bw_follow_t;
@@ -45,20 +53,24 @@ void bw__follow_position(const bw_follow_t *f, bw_follow_pos_t *cur,
 /* Resume from a saved position before the first look: the file still at
  * the path is read on from pos->offset; one rotated while we were down
  * (a sibling with the same device, inode and head) is read to its end at
- * once. Returns the newest mtime (ns) of such rotated files, 0 if none:
+ * once, and so is one compressed while we were down (a sibling whose
+ * decoded head is the saved one), decoded past the saved offset.
+ * Returns the newest mtime (ns) of such rotated files, 0 if none:
  * archives newer than that were rotated after it and are the caller's to
  * read. Says on stderr what it did. */
 int64_t bw__follow_resume(bw_follow_t *f, const bw_follow_pos_t *cur,
                           const bw_follow_pos_t *old);
 
-/* The first look happens in bw__follow_start (after an optional resume). */
+/* The first look happens in bw__follow_start (after an optional resume),
+ * as a job posted to wk. */
 int bw__follow_new(uv_loop_t *loop, const char *path,
                    const bw_follow_opts_t *o, bw__pipe_t *pipe,
-                   bw_follow_t **out);
+                   bw__worker_t *wk, bw_follow_t **out);
 void bw__follow_start(bw_follow_t *f);
 
-/* Look at the file now: rotation, truncation, new bytes. Also run by the
- * directory events and the poll timer. */
+/* Look at the file now, on the calling thread: rotation, truncation, all
+ * new bytes. (The directory events and the poll timer post the same look
+ * to the worker, one budget at a time.) */
 void bw__follow_check(bw_follow_t *f);
 
 /* Read everything available now (without opening a new file). */

@@ -9,6 +9,7 @@
 set -uo pipefail
 BW=$1
 DATA=$2
+STATE_V1=$3 # rewrites a state as the previous version wrote it
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2> /dev/null; rm -rf "$TMP"' EXIT
 export BW_RULES_CACHE="$TMP/cache"
@@ -178,6 +179,20 @@ check "crash: restarts resumed" "$(grep -c 'resuming at byte\|rotated while stop
 check "crash: totals equal one replay" \
   "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$REP")" \
   "$(jq -c '[.replay.lines, .replay.lines_by_kind, .totals.sent, .totals.bounced, .totals.expired, .totals.deferred, .totals.pending]' "$D/replay.json")"
+# A state from the previous version (BWWATCH1: no journal cursor) is
+# read, not set aside: an upgrade resumes where the old version stopped.
+"$STATE_V1" "$STATE" "$STATE.v1" && mv "$STATE.v1" "$STATE"
+check "v1 state: made" "$(head -c 8 "$STATE")" BWWATCH1
+emit 1 5 "$LOG"
+: > "$D/err"
+start_watch
+i=0
+while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+check "v1 state: resumed, each line once" "$(wait_lines $((total + 5)))" $((total + 5))
+kill -TERM "$PID"
+wait "$PID"
+check "v1 state: not set aside" "$(grep -c 'damaged' "$D/err")" 0
+check "v1 state: resumed at its offset" "$(grep -c 'resuming at byte' "$D/err")" 1
 # A damaged state is set aside, not trusted, and the start goes on.
 printf 'garbage' > "$STATE"
 "$BW" watch --state "$STATE" --report-json "$D/r3.json" "$LOG" 2> "$D/err3" &
@@ -197,6 +212,15 @@ cat "$DATA/sample.log" | "$BW" watch --report-json "$D/r.json" - 2> "$D/err"
 check "stdin pipe: exit at end of input" $? 0
 check "stdin pipe: all lines" "$(jq '.replay.lines' "$D/r.json")" 33
 check "stdin pipe: totals" "$(jq -c '[.totals.sent,.totals.bounced,.totals.expired]' "$D/r.json")" "[3,3,2]"
+# An Exim line split by syslog whose last part never comes: at the end
+# it is parsed as far as it goes, as report does.
+P1='May  1 12:00:08 mx1 exim[777]: [1/2] 2024-05-01 12:00:08 1rABCd-000Xyz-AB ** someone@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.102.27]: SMTP error from remote mail server after end of data: 550-5.7.26 This mail has been blocked because the sender is unauthenticated.'
+{ cat "$DATA/sample.log"; printf '%s\n' "$P1"; } > "$D/split.log"
+"$BW" report --json "$D/split.log" > "$D/split-report.json"
+cat "$D/split.log" | "$BW" watch --report-json "$D/split.json" - 2> /dev/null
+split_fields='[.replay.lines, .replay.lines_by_kind, .totals.bounced, .replay.deliveries.by_reason]'
+check "stdin pipe: an unfinished split Exim line parsed at the end, as report does" \
+  "$(jq -c "$split_fields" "$D/split.json")" "$(jq -c "$split_fields" "$D/split-report.json")"
 REP=$D/r2.json
 "$BW" watch --report-json "$REP" --report-interval 50 - < "$DATA/sample.log" 2> "$D/err2" &
 PID=$!
