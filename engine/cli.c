@@ -37,6 +37,24 @@ void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts) {
           " if it exists; $BW_CONFIG; command-line options win)");
 }
 
+/* The files read: the commands keep pointers to option values (paths,
+ * the domain of --domain-threshold) for their whole run, as they do into
+ * argv, so the values live until bw__cli_release(). */
+typedef struct loaded_s {
+  bw_config_t c;
+  struct loaded_s *next;
+} loaded_t;
+static loaded_t *loaded;
+
+void bw__cli_release(void) {
+  while (loaded != NULL) {
+    loaded_t *n = loaded->next;
+    bw__config_free(&loaded->c);
+    free(loaded);
+    loaded = n;
+  }
+}
+
 /* The configuration file's values for this command, before argv's. */
 static int apply_config(const char *cmd, int argc, char **argv,
                         const bw_option_t *opts, size_t nopts, bw_option_cb cb,
@@ -49,14 +67,16 @@ static int apply_config(const char *cmd, int argc, char **argv,
   if (path == NULL)
     return 0;
   bw_cmd_table_t t = {cmd, opts, nopts};
-  bw_config_t c;
-  int rc = bw__config_load(path, bw__cmd_tables, bw__ncmd_tables, stderr, &c);
-  if (rc == 0)
-    rc = bw__config_apply(&c, &t, argc, argv, cb, ctx);
-  else
-    rc = BW_EXIT_USAGE;
-  bw__config_free(&c);
-  return rc;
+  loaded_t *l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return BW_EXIT_USAGE;
+  if (loaded == NULL)
+    atexit(bw__cli_release); /* runs before LeakSanitizer's own check */
+  l->next = loaded;
+  loaded = l;
+  if (bw__config_load(path, bw__cmd_tables, bw__ncmd_tables, stderr, &l->c))
+    return BW_EXIT_USAGE;
+  return bw__config_apply(&l->c, &t, argc, argv, cb, ctx);
 }
 
 int bw__cli_parse(const char *cmd, int argc, char **argv,

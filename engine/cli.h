@@ -68,6 +68,10 @@ int bw__cli_parse(const char *cmd, int argc, char **argv,
 
 void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts);
 
+/* Frees the configuration files bw__cli_parse() read (their values are
+ * the commands' until then); registered with atexit() at the first. */
+void bw__cli_release(void);
+
 /* Parse an unsigned decimal in [lo, hi]; 0 on success. */
 int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
                  unsigned long long *out);

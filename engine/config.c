@@ -85,6 +85,24 @@ static char *read_line(char *str, int num, void *stream) {
       ;
     r->at_start = 1;
     str[0] = '\0'; /* an empty line */
+    return str;
+  }
+  /* libinih names only the first line it cannot parse; every one is
+   * named here (and given to it as an empty line). */
+  const char *p = str;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  size_t len = strcspn(p, "\r\n");
+  while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+    len--;
+  int ok = len == 0 || *p == ';' || *p == '#' ||
+           (*p == '[' && p[len - 1] == ']') ||
+           (*p != '[' && (memchr(p, '=', len) || memchr(p, ':', len)));
+  if (!ok) {
+    fprintf(r->diag, "%s:%u: not a key = value line or [section]\n", r->path,
+            r->line);
+    r->errors++;
+    str[0] = '\0';
   }
   return str;
 }
@@ -180,6 +198,7 @@ int bw__config_load(const char *path, const bw_cmd_table_t *const *cmds,
    * bytes, short for paths. (Debian's libinih makes these run-time.) */
   ini_use_stack = 0;
   ini_allow_realloc = 0;
+  ini_allow_multiline = 0; /* an indented line is a line of its own */
   ini_initial_alloc = ini_max_line = LINE_MAX_BYTES + 3;
   int rc = ini_parse_stream(read_line, &r, on_pair, &r);
   int rd_err = ferror(f);
