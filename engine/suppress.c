@@ -37,6 +37,10 @@ struct bw_suppress_s {
   uint32_t *slots;  /* entry index + 1, open addressing, linear probing */
   size_t mask;      /* slots - 1 */
   size_t n, hand;
+  /* Entries ever used are below hi: the free list hands out the lowest
+   * first, so loops over the table never touch (fault in) the rest of a
+   * big, mostly empty allocation. */
+  size_t hi;
   uint32_t free_head;  /* first free entry + 1, 0 = full */
   uint32_t *free_next; /* by entry: next free entry + 1 */
   int64_t next_sweep_us;
@@ -141,7 +145,7 @@ void bw_suppress_free(bw_suppress_t *s) {
   if (s == NULL)
     return;
   if (s->e != NULL)
-    for (size_t i = 0; i < s->o.max_entries; i++)
+    for (size_t i = 0; i < s->hi; i++)
       entry_clear(&s->e[i]);
   free(s->e);
   free(s->slots);
@@ -215,7 +219,7 @@ static void entry_remove(bw_suppress_t *s, entry_t *e) {
  * it saw: a full table of live entries does not rescan per insert. */
 static void sweep(bw_suppress_t *s) {
   int64_t soonest = INT64_MAX;
-  for (size_t i = 0; i < s->o.max_entries; i++) {
+  for (size_t i = 0; i < s->hi; i++) {
     entry_t *e = &s->e[i];
     if (e->hash == 0)
       continue;
@@ -242,6 +246,7 @@ static entry_t *entry_alloc(bw_suppress_t *s) {
   if (s->free_head == 0) {
     size_t max = s->o.max_entries;
     entry_t *victim = NULL;
+    /* Full: every entry below max is in use (hi == max). */
     for (size_t k = 0; k < EVICT_PROBES && k < max; k++) {
       entry_t *e = &s->e[(s->hand + k) % max];
       if (e->expires_us == 0) {
@@ -261,6 +266,8 @@ static entry_t *entry_alloc(bw_suppress_t *s) {
   uint32_t idx = s->free_head - 1;
   s->free_head = s->free_next[idx];
   s->n++;
+  if (idx >= s->hi)
+    s->hi = (size_t)idx + 1;
   return &s->e[idx];
 }
 
@@ -431,7 +438,7 @@ static int cmp_entry(const void *x, const void *y) {
 size_t bw_suppress_list(bw_suppress_t *s, bw_suppress_entry_t **out) {
   *out = NULL;
   size_t n = 0;
-  for (size_t i = 0; i < s->o.max_entries; i++)
+  for (size_t i = 0; i < s->hi; i++)
     n += s->e[i].hash != 0 && is_active(s, &s->e[i]);
   if (n == 0)
     return 0;
@@ -439,7 +446,7 @@ size_t bw_suppress_list(bw_suppress_t *s, bw_suppress_entry_t **out) {
   if (v == NULL)
     return 0;
   size_t k = 0;
-  for (size_t i = 0; i < s->o.max_entries; i++) {
+  for (size_t i = 0; i < s->hi; i++) {
     const entry_t *e = &s->e[i];
     if (e->hash == 0 || !is_active(s, e))
       continue;
@@ -466,7 +473,7 @@ void bw_suppress_stats(const bw_suppress_t *s, bw_suppress_stats_t *st) {
   *st = s->st;
   st->tracked = s->n;
   st->active = 0;
-  for (size_t i = 0; i < s->o.max_entries; i++)
+  for (size_t i = 0; i < s->hi; i++)
     st->active += s->e[i].hash != 0 && is_active(s, &s->e[i]);
 }
 
@@ -541,7 +548,7 @@ int bw_suppress_save(const bw_suppress_t *s, FILE *f) {
   sput(&io, SUPPRESS_MAGIC, 8);
   sput(&io, hdr, sizeof(hdr));
   sput(&io, &s->st, sizeof(s->st));
-  for (size_t i = 0; i < s->o.max_entries; i++) {
+  for (size_t i = 0; i < s->hi; i++) {
     const entry_t *e = &s->e[i];
     if (e->hash == 0)
       continue;
@@ -571,13 +578,14 @@ int bw_suppress_save(const bw_suppress_t *s, FILE *f) {
 }
 
 static void reset(bw_suppress_t *s) {
-  for (size_t i = 0; i < s->o.max_entries; i++)
+  for (size_t i = 0; i < s->hi; i++)
     entry_clear(&s->e[i]);
   memset(s->slots, 0, (s->mask + 1) * sizeof(uint32_t));
   for (size_t i = 0; i < s->o.max_entries; i++)
     s->free_next[i] = i + 1 < s->o.max_entries ? (uint32_t)(i + 2) : 0;
   s->free_head = 1;
   s->n = 0;
+  s->hi = 0;
   s->hand = 0;
   s->next_sweep_us = 0;
   memset(&s->st, 0, sizeof(s->st));

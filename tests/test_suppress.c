@@ -191,6 +191,33 @@ static void test_cap_evicts_and_counts(void **state) {
   fx_free(&f);
 }
 
+/* A full table first lets go of what ran out: no live entry evicted. */
+static void test_full_table_sweeps_expired_first(void **state) {
+  (void)state;
+  bw_suppress_opts_t o;
+  bw_suppress_opts_default(&o);
+  o.max_entries = 16;
+  fx_t f = fx_new(&o);
+  char line[512];
+  for (int i = 0; i < 32; i++) {
+    snprintf(line, sizeof(line), SM("%s") "B%09d: to=<u%d@example.net>, relay=mx.example.net[198.51.100.5]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.net[198.51.100.5] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+             i < 16 ? "01" : "10", i, i);
+    feed(&f, line, BW_REASON_USERUNKNOWN);
+  }
+  bw_suppress_stats_t st;
+  bw_suppress_stats(f.s, &st);
+  assert_int_equal(st.evicted, 0);
+  assert_int_equal(st.expired, 16);
+  assert_int_equal(st.active, 16);
+  bw_suppress_entry_t *v;
+  size_t n = bw_suppress_list(f.s, &v);
+  assert_int_equal(n, 16);
+  assert_non_null(find(v, n, "u16@example.net"));
+  assert_null(find(v, n, "u15@example.net"));
+  free(v);
+  fx_free(&f);
+}
+
 static void test_state_roundtrip_and_damage(void **state) {
   (void)state;
   fx_t f = fx_new(NULL);
@@ -293,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_soft_n_in_m_once_per_message),
       cmocka_unit_test(test_sent_clears_and_expiry_in_log_time),
       cmocka_unit_test(test_cap_evicts_and_counts),
+      cmocka_unit_test(test_full_table_sweeps_expired_first),
       cmocka_unit_test(test_state_roundtrip_and_damage),
       cmocka_unit_test(test_formats),
       cmocka_unit_test(test_options),
