@@ -35,6 +35,18 @@ if command -v postmap > /dev/null; then
     "REJECT recipient suppressed by bouncewatch: userunknown (5.1.1)"
   postmap -c "$TMP/pf" -q bob@example.com "hash:$TMP/access" > /dev/null
   check "postmap: a delivered address is not listed" $? 1
+  # As an unprivileged user too (what an operator's cron or CI may be),
+  # when this runs as root and can drop to nobody.
+  if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null && id nobody > /dev/null 2>&1; then
+    mkdir "$TMP/np"
+    cp "$TMP/access" "$TMP/np/access"
+    chmod 755 "$TMP" "$TMP/pf"
+    chmod 777 "$TMP/np"
+    out=$(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+      sh -c "postmap -c '$TMP/pf' 'hash:$TMP/np/access' && postmap -c '$TMP/pf' -q kijitora@example.jp 'hash:$TMP/np/access'" 2>&1)
+    check "postmap as nobody" "$(echo "$out" | cut -d' ' -f1-6)" "REJECT recipient suppressed by bouncewatch: userunknown"
+    chmod 700 "$TMP"
+  fi
 else
   echo "FAIL: postmap not found (install Debian's postfix: .ci/deps)"
   fails=$((fails + 1))
@@ -56,6 +68,21 @@ check "csv: --suppress-ttl 3 lets the old one expire" "$(tail -n +2 "$TMP/s2.csv
 check "unknown format refused" $? 1
 "$BW" report --suppress-out "$TMP/x" --suppress-hard userunknown,nosuch "$DATA/sample.log" > /dev/null 2> "$TMP/err"
 check "unknown reason refused" "$(grep -c "unknown reason at 'nosuch'" "$TMP/err")" 1
+
+# Soft: mailbox full (classified by the real rules) in three messages
+# within 7 days suppresses; one message deferred three times does not.
+for d in 1 2 3; do
+  q=4Vq${d}z01Bcdz
+  printf '2024-05-0%sT10:00:00.000000+00:00 mx1 postfix/qmgr[2]: %s: from=<news@example.org>, size=100, nrcpt=1 (queue active)\n' "$d" "$q"
+  printf '2024-05-0%sT10:00:01.000000+00:00 mx1 postfix/smtp[3]: %s: to=<Full@Example.net>, relay=mx.example.net[198.51.100.5]:25, delay=1, delays=0/0/0/1, dsn=4.2.2, status=deferred (host mx.example.net[198.51.100.5] said: 452 4.2.2 <full@example.net>: Recipient address rejected: Mailbox full (in reply to RCPT TO command))\n' "$d" "$q"
+  printf '2024-05-0%sT10:00:02.000000+00:00 mx1 postfix/smtp[3]: 4VqXz09Bcdz: to=<once@example.net>, relay=mx.example.net[198.51.100.5]:25, delay=1, delays=0/0/0/1, dsn=4.2.2, status=deferred (host mx.example.net[198.51.100.5] said: 452 4.2.2 <once@example.net>: Recipient address rejected: Mailbox full (in reply to RCPT TO command))\n' "$d"
+done > "$TMP/soft.log"
+"$BW" report --suppress-out "$TMP/soft.csv" --suppress-format csv "$TMP/soft.log" > /dev/null
+check "soft: 3 messages in 3 days" "$(tail -n +2 "$TMP/soft.csv" | cut -d, -f1-4,10)" "full@example.net,mailboxfull,soft,3,example.org"
+"$BW" report --suppress-out "$TMP/soft4.csv" --suppress-format csv --suppress-soft-count 4 "$TMP/soft.log" > /dev/null
+check "soft: not with --suppress-soft-count 4" "$(tail -n +2 "$TMP/soft4.csv" | wc -l)" 0
+"$BW" report --suppress-out "$TMP/soft1.csv" --suppress-format csv --suppress-soft-days 1 "$TMP/soft.log" > /dev/null
+check "soft: not within 1 day" "$(tail -n +2 "$TMP/soft1.csv" | wc -l)" 0
 
 # watch: the list is written at checkpoints, kept in the state across a
 # restart, and a later delivery to a listed address takes it off.
