@@ -57,7 +57,6 @@ typedef struct {
   FILE *f, *diag;
   const char *path;
   unsigned line; /* of the line being parsed */
-  int at_start;  /* the next chunk begins a line */
   unsigned errors;
   const bw_cmd_table_t *const *cmds;
   size_t ncmds;
@@ -66,24 +65,37 @@ typedef struct {
 } reader_t;
 
 /* fgets for libinih that counts lines (its handler is not told the line
- * in Debian's build) and refuses over-long lines whole, rather than let
- * their tail be parsed as a line of its own. */
+ * in Debian's build) and refuses whole a line that is over-long (rather
+ * than let its tail be parsed as a line of its own) or holds a NUL byte
+ * (which would cut it short unseen). */
 static char *read_line(char *str, int num, void *stream) {
   reader_t *r = stream;
-  if (fgets(str, num, r->f) == NULL)
+  size_t n = 0, max = (size_t)num - 1;
+  int c = EOF, nul = 0;
+  while (n < max && (c = getc(r->f)) != EOF) {
+    nul |= c == '\0';
+    str[n++] = (char)c;
+    if (c == '\n')
+      break;
+  }
+  if (n == 0)
     return NULL;
-  if (r->at_start)
-    r->line++;
-  size_t n = strlen(str);
-  r->at_start = n > 0 && str[n - 1] == '\n';
-  if (!r->at_start && !feof(r->f)) {
-    fprintf(r->diag, "%s:%u: line longer than %d bytes\n", r->path, r->line,
-            num - 3);
+  str[n] = '\0';
+  r->line++;
+  int too_long = 0;
+  if (str[n - 1] != '\n' && n == max && (c = getc(r->f)) != EOF &&
+      c != '\n') {
+    too_long = 1;
+    while (c != EOF && c != '\n') /* the rest of the line */
+      c = getc(r->f);
+  }
+  if (too_long || nul) {
+    if (too_long)
+      fprintf(r->diag, "%s:%u: line longer than %d bytes\n", r->path, r->line,
+              num - 3);
+    else
+      fprintf(r->diag, "%s:%u: NUL byte in the line\n", r->path, r->line);
     r->errors++;
-    int c;
-    while ((c = fgetc(r->f)) != EOF && c != '\n')
-      ;
-    r->at_start = 1;
     str[0] = '\0'; /* an empty line */
     return str;
   }
@@ -193,7 +205,7 @@ int bw__config_load(const char *path, const bw_cmd_table_t *const *cmds,
     fprintf(diag, "%s: %s\n", path, strerror(e));
     return bw_err_from_errno(e);
   }
-  reader_t r = {f, diag, path, 0, 1, 0, cmds, ncmds, out, 0};
+  reader_t r = {f, diag, path, 0, 0, cmds, ncmds, out, 0};
   /* A heap line buffer of our size: the default stack buffer is 200
    * bytes, short for paths. (Debian's libinih makes these run-time.) */
   ini_use_stack = 0;

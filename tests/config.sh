@@ -62,6 +62,12 @@ check "not key = value" "$(grep -c "^$TMP/bad.conf:12: " "$TMP/err")" 1
 printf '[watch]\nstate = /%s\n' "$(head -c 5000 /dev/zero | tr '\0' x)" > "$TMP/long.conf"
 "$BW" config --config "$TMP/long.conf" --dump > /dev/null 2> "$TMP/err"
 check "over-long line refused, not split" "$(cat "$TMP/err")" "$TMP/long.conf:2: line longer than 4096 bytes"
+printf '[report]\njs\0on = yes\nmin-volume = 3\n' > "$TMP/nul.conf"
+"$BW" config --config "$TMP/nul.conf" --dump > /dev/null 2> "$TMP/err"
+check "NUL byte: the line refused, the next line still counted" "$(cat "$TMP/err")" "$TMP/nul.conf:2: NUL byte in the line"
+head -c 100000 /dev/urandom > "$TMP/rnd.conf"
+"$BW" config --config "$TMP/rnd.conf" --dump > /dev/null 2> "$TMP/err"
+check "random bytes: refused with diagnostics, no crash" "$?:$(grep -c "^$TMP/rnd.conf:[0-9]*: " "$TMP/err")" "1:$(wc -l < "$TMP/err")"
 "$BW" report --config "$TMP/none.conf" "$DATA/sample.log" > /dev/null 2> "$TMP/err"
 check "missing --config file: exit 1" $? 1
 check "missing --config file: said" "$(grep -c "none.conf: No such file" "$TMP/err")" 1
