@@ -123,4 +123,21 @@ wait "$PID"
 check "watch: kept across the restart" "$(grep -v '^#' "$D/access" | cut -d' ' -f1)" "kijitora@example.jp"
 check "watch: no damaged state" "$(grep -c 'damaged' "$D/err")" 0
 
+# SIGKILL at a checkpoint: the restart reads again what came after the
+# last saved state and the list comes out the same as a replay's.
+D=$TMP/k
+mkdir -p "$D"
+LOG=$D/mail.log
+head -n 20 "$DATA/sample.log" > "$LOG"
+start
+check "kill: first list written" "$(wait_for ' REJECT ' 1)" 1
+kill -KILL "$PID"
+wait "$PID" 2> /dev/null
+tail -n +21 "$DATA/sample.log" >> "$LOG"
+start
+check "kill: after the restart" "$(wait_for ' REJECT ' 2)" 2
+kill -TERM "$PID"
+wait "$PID"
+check "kill: same list as one replay" "$(grep -v '^#' "$D/access")" "$(grep -v '^#' "$TMP/access")"
+
 finish
