@@ -19,6 +19,10 @@ export BW_CONFIG="" # not the machine's /etc/bouncewatch
 # `bouncewatch config --options-md` between the markers).
 sed -n '/^<!-- options:begin -->$/,/^<!-- options:end -->$/p' "$SRC/README.md" | sed '1d;$d' > "$TMP/readme.md"
 "$BW" config --options-md > "$TMP/prog.md"
+if ! diff -u "$TMP/readme.md" "$TMP/prog.md"; then
+  echo "README.md's option list is stale: put the output of 'bouncewatch config --options-md'"
+  echo "between <!-- options:begin --> and <!-- options:end -->"
+fi
 check "README option list = config --options-md" "$(diff "$TMP/readme.md" "$TMP/prog.md" > /dev/null && echo same)" same
 check "README list is not empty" "$(grep -c '^- `--' "$TMP/readme.md")" "$(grep -c '^- `--' "$TMP/prog.md")"
 check "every suppression option listed for report and watch" "$(grep -c '^- `--suppress-' "$TMP/prog.md")" 16
