@@ -133,8 +133,10 @@ static void json_entry(bw_out_t *o, const bw_suppress_entry_t *e) {
   else
     bw__out_str(o, "null");
   bw__out_json_key(o, &first, "sender_domain");
-  bw__out_json_str(o, e->sender_domain,
-                   e->sender_domain ? strlen(e->sender_domain) : 0);
+  if (e->sender_domain != NULL)
+    bw__out_json_str(o, e->sender_domain, strlen(e->sender_domain));
+  else
+    bw__out_str(o, "null"); /* the message began before the logs read */
   bw__out_json_key(o, &first, "text");
   bw__out_json_str(o, e->text, e->text_len);
   bw__out_str(o, "}");
