@@ -874,6 +874,25 @@ void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
   }
 }
 
+const char *bw_agg_sender_of(const bw_agg_t *a, const bw_event_t *ev) {
+  /* msg_get() only reads when it does not create. */
+  size_t slot = msg_get((bw_agg_t *)a, ev, ev->queue_id, 0);
+  uint32_t sid = a->unknown_sender;
+  if (slot != SIZE_MAX) {
+    if (a->msgs[slot].notification)
+      return "";
+    sid = a->msgs[slot].sender;
+  } else if (ev->has_sender) { /* Exim F=<...> */
+    bw_span_t d = domain_of(ev->sender);
+    sid = d.len ? bw__intern_find(&a->sender.names, d.p, d.len) : UINT32_MAX;
+    if (sid == UINT32_MAX)
+      return NULL;
+  }
+  if (sid == a->unknown_sender || sid >= a->sender.names.n)
+    return NULL;
+  return a->sender.names.names[sid];
+}
+
 void bw_agg_finish(bw_agg_t *a) {
   /* Windows end at the last log time of the input, for every sender
    * domain: one that fell silent lets its old buckets go (and its breach

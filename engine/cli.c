@@ -8,6 +8,7 @@
 
 #include "bouncewatch/error.h"
 #include "cli.h"
+#include "config.h"
 
 #ifndef BW_INSTALLED_PATTERNS
 #define BW_INSTALLED_PATTERNS "/usr/local/share/bouncewatch/patterns"
@@ -16,22 +17,77 @@
 #define BW_SOURCE_PATTERNS "patterns"
 #endif
 
+const bw_cmd_table_t *const bw__cmd_tables[] = {
+    &bw__replay_table, &bw__report_table, &bw__watch_table, &bw__explain_table};
+const size_t bw__ncmd_tables =
+    sizeof(bw__cmd_tables) / sizeof(bw__cmd_tables[0]);
+
 void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts) {
   for (size_t i = 0; i < nopts; i++) {
     char left[64];
     snprintf(left, sizeof(left), "%s%s%s", opts[i].name,
              opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
-    fprintf(fp, "  %-26s %s\n", left, opts[i].help);
+    fprintf(fp, "  %-26s %s", left, opts[i].help);
+    if (opts[i].def != NULL)
+      fprintf(fp, " (default %s)", opts[i].def);
+    fputc('\n', fp);
   }
+  fprintf(fp, "  %-26s %s\n", "--config FILE",
+          "read options from FILE first (default " BW_DEFAULT_CONFIG
+          " if it exists; $BW_CONFIG; command-line options win)");
+}
+
+/* The files read: the commands keep pointers to option values (paths,
+ * the domain of --domain-threshold) for their whole run, as they do into
+ * argv, so the values live until bw__cli_release(). */
+typedef struct loaded_s {
+  bw_config_t c;
+  struct loaded_s *next;
+} loaded_t;
+static loaded_t *loaded;
+
+void bw__cli_release(void) {
+  while (loaded != NULL) {
+    loaded_t *n = loaded->next;
+    bw__config_free(&loaded->c);
+    free(loaded);
+    loaded = n;
+  }
+}
+
+/* The configuration file's values for this command, before argv's. */
+static int apply_config(const char *cmd, int argc, char **argv,
+                        const bw_option_t *opts, size_t nopts, bw_option_cb cb,
+                        void *ctx) {
+  for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--help") == 0)
+      return 0; /* help even beside a broken file */
+  int named;
+  const char *path = bw__config_path(argc, argv, &named);
+  if (path == NULL)
+    return 0;
+  bw_cmd_table_t t = {cmd, opts, nopts};
+  loaded_t *l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return BW_EXIT_USAGE;
+  if (loaded == NULL)
+    atexit(bw__cli_release); /* runs before LeakSanitizer's own check */
+  l->next = loaded;
+  loaded = l;
+  if (bw__config_load(path, bw__cmd_tables, bw__ncmd_tables, stderr, &l->c))
+    return BW_EXIT_USAGE;
+  return bw__config_apply(&l->c, &t, argc, argv, cb, ctx);
 }
 
 int bw__cli_parse(const char *cmd, int argc, char **argv,
                   const bw_option_t *opts, size_t nopts, bw_option_cb cb,
                   void *ctx) {
   int operands_only = 0;
+  int rc = apply_config(cmd, argc, argv, opts, nopts, cb, ctx);
+  if (rc != 0)
+    return rc;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    int rc;
     if (operands_only || a[0] != '-' || strcmp(a, "-") == 0) {
       if ((rc = cb(ctx, NULL, a)) != 0)
         return rc;
@@ -39,6 +95,14 @@ int bw__cli_parse(const char *cmd, int argc, char **argv,
     }
     if (strcmp(a, "--") == 0) {
       operands_only = 1;
+      continue;
+    }
+    if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+      i += a[8] == '\0'; /* read by apply_config() */
+      if (i >= argc) {
+        fprintf(stderr, "bouncewatch %s: --config needs FILE\n", cmd);
+        return BW_EXIT_USAGE;
+      }
       continue;
     }
     const bw_option_t *o = NULL;

@@ -12,15 +12,42 @@
 #include "bouncewatch/replay.h"
 
 #define BW_VERSION "0.1.0"
+#define BW_DEFAULT_CONFIG "/etc/bouncewatch/bouncewatch.conf"
 
 enum { BW_EXIT_OK = 0, BW_EXIT_USAGE = 1, BW_EXIT_INCOMPLETE = 2 };
 
+/* One option of a command. The command's table of these is the only
+ * description of its options: the parser, --help, the configuration file
+ * (the key is the name without "--", in the command's [section]),
+ * `bouncewatch config --dump` and the README's option list all come from
+ * it (config.c). */
 typedef struct {
   int id;
   const char *name; /* "--json" */
   const char *arg;  /* NULL: a flag; else the argument's name for --help */
   const char *help;
+  const char *def;  /* the default as text, NULL if none; --help appends it.
+                       A repeatable option lists its defaults space-separated */
+  unsigned flags;   /* BW_OPT_* */
 } bw_option_t;
+
+enum {
+  BW_OPT_REPEAT = 1,   /* may be given several times; the command line's
+                          values replace the file's instead of adding */
+  BW_OPT_CLI_ONLY = 2, /* not a configuration key (--help, one-off inputs) */
+};
+
+/* A command's option table, for the configuration file and the dump. */
+typedef struct {
+  const char *cmd;
+  const bw_option_t *opts;
+  size_t nopts;
+} bw_cmd_table_t;
+extern const bw_cmd_table_t bw__replay_table, bw__report_table,
+    bw__watch_table, bw__explain_table;
+/* Every command with options, in the order the dump shows them. */
+extern const bw_cmd_table_t *const bw__cmd_tables[];
+extern const size_t bw__ncmd_tables;
 
 /* Called for each option (val NULL for flags) and, with opt NULL, for
  * each operand. Returns 0, or non-zero to stop with that exit code. */
@@ -28,12 +55,22 @@ typedef int (*bw_option_cb)(void *ctx, const bw_option_t *opt,
                             const char *val);
 
 /* Parses argv[0..argc) against the table; unknown options and missing
- * arguments are reported on stderr. Returns 0 or an exit code. */
+ * arguments are reported on stderr. Returns 0 or an exit code.
+ * Before the command line, the configuration file's values for this
+ * command go through cb (config.c): `--config FILE` names it (then it must
+ * exist), else $BW_CONFIG ("" for none), else BW_DEFAULT_CONFIG if it
+ * exists. Values given on the command line override the file's (for a
+ * BW_OPT_REPEAT option, all of them). A file problem is reported with
+ * FILE:LINE and gives BW_EXIT_USAGE. */
 int bw__cli_parse(const char *cmd, int argc, char **argv,
                   const bw_option_t *opts, size_t nopts, bw_option_cb cb,
                   void *ctx);
 
 void bw__cli_help(FILE *fp, const bw_option_t *opts, size_t nopts);
+
+/* Frees the configuration files bw__cli_parse() read (their values are
+ * the commands' until then); registered with atexit() at the first. */
+void bw__cli_release(void);
 
 /* Parse an unsigned decimal in [lo, hi]; 0 on success. */
 int bw__cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
@@ -80,5 +117,6 @@ int bw__cmd_report(int argc, char **argv);
 int bw__cmd_watch(int argc, char **argv);
 int bw__cmd_explain(int argc, char **argv);
 int bw__cmd_check_rules(int argc, char **argv);
+int bw__cmd_config(int argc, char **argv);
 
 #endif

@@ -21,21 +21,27 @@ enum {
 };
 
 static const bw_option_t options[] = {
-    {OPT_STATUS, "--status", "X.Y.Z", "the enhanced status code, if known"},
-    {OPT_REPLY, "--reply", "NNN", "the SMTP reply code, if known"},
+    {OPT_STATUS, "--status", "X.Y.Z", "the enhanced status code, if known",
+     NULL, BW_OPT_CLI_ONLY},
+    {OPT_REPLY, "--reply", "NNN", "the SMTP reply code, if known", NULL,
+     BW_OPT_CLI_ONLY},
     {OPT_STAGE, "--stage", "STAGE",
      "the SMTP stage answered: connect helo starttls auth mail rcpt data "
-     "end_of_data ... (default: read from the text)"},
-    {OPT_RELAY, "--relay", "HOST", "the remote host (for provider rules)"},
+     "end_of_data ... (default: read from the text)",
+     NULL, BW_OPT_CLI_ONLY},
+    {OPT_RELAY, "--relay", "HOST", "the remote host (for provider rules)",
+     NULL, BW_OPT_CLI_ONLY},
     {OPT_BATCH, "--batch", NULL,
      "read one diagnostic per line on stdin; write "
-     "reason<TAB>group<TAB>hard|soft per line"},
-    {OPT_RULES, "--rules", "DIR", "classification rules directory"},
+     "reason<TAB>group<TAB>hard|soft per line",
+     NULL, BW_OPT_CLI_ONLY},
+    {OPT_RULES, "--rules", "DIR", "classification rules directory", NULL, 0},
     {OPT_RULES_CACHE, "--rules-cache", "DIR",
-     "compiled-rules cache (\"\" = off)"},
-    {OPT_HELP, "--help", NULL, "show this help"},
+     "compiled-rules cache (\"\" = off)", NULL, 0},
+    {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+const bw_cmd_table_t bw__explain_table = {"explain", options, NOPTS};
 
 static void usage(FILE *fp) {
   fprintf(fp, "usage: bouncewatch explain [OPTIONS] 'DIAGNOSTIC TEXT'\n"

@@ -22,26 +22,27 @@ enum {
 };
 
 static const bw_option_t options[] = {
-    {OPT_JSON, "--json", NULL, "print the summary as one JSON document"},
+    {OPT_JSON, "--json", NULL, "print the summary as one JSON document", NULL, 0},
     {OPT_EVENTS, "--events", NULL,
      "print one JSON object per delivery event (JSON Lines) instead of the "
-     "summary; the summary goes to stderr"},
+     "summary; the summary goes to stderr", NULL, 0},
     {OPT_MAX_LINE, "--max-line", "BYTES",
-     "skip (and count) lines longer than this (default 65536)"},
+     "skip (and count) lines longer than this", "65536", 0},
     {OPT_ZSTD_WINDOW_LOG, "--zstd-window-log", "N",
-     "accept zstd frames with windows up to 2^N bytes (default 27 = 128 MiB, "
-     "max 31)"},
+     "accept zstd frames with windows up to 2^N bytes (27 = 128 MiB, max 31)",
+     "27", 0},
     {OPT_RULES, "--rules", "DIR",
      "classification rules (default: $BW_PATTERNS, the installed patterns/, "
-     "or the source tree's)"},
+     "or the source tree's)", NULL, 0},
     {OPT_RULES_CACHE, "--rules-cache", "DIR",
      "where compiled rules are cached (\"\" = off; default "
-     "~/.cache/bouncewatch)"},
+     "~/.cache/bouncewatch)", NULL, 0},
     {OPT_NO_CLASSIFY, "--no-classify", NULL,
-     "parse and count only; give failed deliveries no reason"},
-    {OPT_HELP, "--help", NULL, "show this help"},
+     "parse and count only; give failed deliveries no reason", NULL, 0},
+    {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+const bw_cmd_table_t bw__replay_table = {"replay", options, NOPTS};
 
 static void usage(FILE *fp) {
   fprintf(fp, "usage: bouncewatch replay [OPTIONS] FILE...\n\n"

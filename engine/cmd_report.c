@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "out_agg.h"
 #include "out_html.h"
+#include "suppress_cli.h"
 
 enum {
   OPT_JSON,
@@ -32,34 +33,43 @@ enum {
 };
 
 static const bw_option_t options[] = {
-    {OPT_JSON, "--json", NULL, "print the report as one JSON document"},
-    {OPT_HTML, "--html", "FILE", "also write a self-contained HTML page"},
+    {OPT_JSON, "--json", NULL, "print the report as one JSON document", NULL,
+     0},
+    {OPT_HTML, "--html", "FILE", "also write a self-contained HTML page", NULL,
+     0},
     {OPT_WINDOW, "--window", "SECONDS",
-     "a rate window in log time (repeat for several, up to 4; default 3600 "
-     "and 86400)"},
+     "a rate window in log time (repeat for several, up to 4)", "3600 86400",
+     BW_OPT_REPEAT},
     {OPT_BUCKET, "--bucket", "SECONDS",
-     "window resolution (default 300; windows must be multiples)"},
+     "window resolution (windows must be multiples)", "300", 0},
     {OPT_BOUNCE, "--bounce-threshold", "PERCENT",
-     "bounce-rate threshold (default 2)"},
+     "bounce-rate threshold", "2", 0},
     {OPT_DOMAIN_BOUNCE, "--domain-threshold", "DOMAIN=PERCENT",
-     "bounce-rate threshold for one sender domain (repeatable, up to 64)"},
+     "bounce-rate threshold for one sender domain (repeatable, up to 64)",
+     NULL, BW_OPT_REPEAT},
     {OPT_COMPLAINT, "--complaint-threshold", "PERCENT",
-     "complaint-rate threshold (default 0.1)"},
+     "complaint-rate threshold", "0.1", 0},
     {OPT_MIN_VOLUME, "--min-volume", "N",
-     "final outcomes a window needs before a rate can breach (default 100)"},
+     "final outcomes a window needs before a rate can breach", "100", 0},
     {OPT_MAX_MESSAGES, "--max-messages", "N",
-     "messages in flight kept for the join (default 50000; the oldest are "
-     "evicted and counted)"},
+     "messages in flight kept for the join (the oldest are evicted and "
+     "counted)",
+     "50000", 0},
     {OPT_MAX_DOMAINS, "--max-domains", "N",
-     "sender domains tracked (default 1000; recipient domains 2x; the rest "
-     "count as \"other\")"},
-    {OPT_MAX_LINE, "--max-line", "BYTES", "skip lines longer than this"},
-    {OPT_ZSTD_WINDOW_LOG, "--zstd-window-log", "N", "zstd window limit 2^N"},
-    {OPT_RULES, "--rules", "DIR", "classification rules directory"},
-    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
-    {OPT_HELP, "--help", NULL, "show this help"},
+     "sender domains tracked (recipient domains 2x; the rest count as "
+     "\"other\")",
+     "1000", 0},
+    {OPT_MAX_LINE, "--max-line", "BYTES", "skip lines longer than this",
+     "65536", 0},
+    {OPT_ZSTD_WINDOW_LOG, "--zstd-window-log", "N", "zstd window limit 2^N",
+     "27", 0},
+    {OPT_RULES, "--rules", "DIR", "classification rules directory", NULL, 0},
+    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache", NULL, 0},
+    BW_SUPPRESS_OPTIONS,
+    {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+const bw_cmd_table_t bw__report_table = {"report", options, NOPTS};
 
 static void usage(FILE *fp) {
   fprintf(fp, "usage: bouncewatch report [OPTIONS] FILE...\n\n"
@@ -77,6 +87,9 @@ typedef struct {
   const char *rules_dir, *rules_cache;
   const char **paths;
   size_t npaths;
+  bw_suppress_cli_t sup;
+  bw_agg_t *agg;
+  bw_suppress_t *suppress; /* with --suppress-out only */
 } report_args_t;
 
 static int percent(const char *name, const char *val, double *out) {
@@ -180,7 +193,8 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     usage(stdout);
     return -1;
   default:
-    return 0;
+    return (rc = bw__suppress_cli_option(&a->sup, "report", o, val)) == -2 ? 0
+                                                                          : rc;
   }
 }
 
@@ -220,8 +234,11 @@ static int write_html(const char *path, const bw_agg_report_t *rep,
 
 static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
+  report_args_t *a = arg;
   (void)where;
-  bw_agg_add(arg, ev, v);
+  bw_agg_add(a->agg, ev, v);
+  if (a->suppress != NULL)
+    bw_suppress_add(a->suppress, ev, v, bw_agg_sender_of(a->agg, ev));
 }
 
 int bw__cmd_report(int argc, char **argv) {
@@ -229,6 +246,7 @@ int bw__cmd_report(int argc, char **argv) {
   report_args_t a;
   memset(&a, 0, sizeof(a));
   bw_agg_opts_default(&a.ao);
+  bw__suppress_cli_init(&a.sup);
   bw_rules_t *rules = NULL;
   bw_replay_t *r = NULL;
   bw_agg_t *agg = NULL;
@@ -262,12 +280,18 @@ int bw__cmd_report(int argc, char **argv) {
             bw_strerror(e));
     goto done;
   }
+  a.agg = agg;
+  if (a.sup.out != NULL &&
+      (e = bw_suppress_new(&a.sup.o, &a.suppress)) != 0) {
+    fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
+    goto done;
+  }
   a.ro.rules = rules;
   bw_progress_t prog;
   bw__progress_init(&prog, a.paths, a.npaths);
   a.ro.progress_cb = bw__progress_cb;
   a.ro.progress_arg = &prog;
-  if ((e = bw_replay_new(&a.ro, feed, agg, &r)) != 0) {
+  if ((e = bw_replay_new(&a.ro, feed, &a, &r)) != 0) {
     fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
     goto done;
   }
@@ -287,10 +311,14 @@ int bw__cmd_report(int argc, char **argv) {
   rc = out.error ? BW_EXIT_USAGE : run == 0 ? BW_EXIT_OK : BW_EXIT_INCOMPLETE;
   if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
     rc = BW_EXIT_USAGE;
+  if (a.suppress != NULL &&
+      bw__suppress_cli_write(&a.sup, a.suppress, "report") != 0)
+    rc = BW_EXIT_USAGE;
 done:
   bw__agg_report_release(&rep);
   bw_replay_free(r);
   bw_agg_free(agg);
+  bw_suppress_free(a.suppress);
   bw_rules_free(rules);
   free(a.paths);
   return rc;

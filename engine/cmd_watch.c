@@ -23,6 +23,7 @@
 #include "pipe.h"
 #include "src_journal.h"
 #include "src_stdin.h"
+#include "suppress_cli.h"
 #include "worker.h"
 
 enum {
@@ -44,33 +45,41 @@ enum {
 static const bw_option_t options[] = {
     {OPT_STATE, "--state", "PATH",
      "state file (offsets and counts, for exactly-once restarts); default "
-     "$STATE_DIRECTORY/bouncewatch.state, or none"},
+     "$STATE_DIRECTORY/bouncewatch.state, or none",
+     NULL, 0},
     {OPT_FROM_START, "--from-start", NULL,
      "first read the rotated archives of each path (PATH.N, PATH.N.gz, "
-     "PATH.N.zst, PATH-DATE[.gz]), oldest first"},
+     "PATH.N.zst, PATH-DATE[.gz]), oldest first",
+     NULL, 0},
     {OPT_REPORT_JSON, "--report-json", "PATH",
      "rewrite the report (as `report --json`) atomically at every interval "
-     "and at exit"},
+     "and at exit",
+     NULL, 0},
     {OPT_REPORT_INTERVAL, "--report-interval", "MS",
-     "how often the report is rewritten (default 5000)"},
+     "how often the report and the state are written", "5000", 0},
     {OPT_POLL_ONLY, "--poll-only", NULL,
-     "no inotify: follow by stat polling alone (remote file systems)"},
-    {OPT_POLL_MS, "--poll-interval", "MS", "stat poll interval (default 1000)"},
+     "no inotify: follow by stat polling alone (remote file systems)", NULL,
+     0},
+    {OPT_POLL_MS, "--poll-interval", "MS", "stat poll interval", "1000", 0},
     {OPT_ROTATE_WAIT, "--rotate-wait", "MS",
-     "keep reading a rotated file until it has been idle this long (default "
-     "5000)"},
-    {OPT_RULES, "--rules", "DIR", "classification rules directory"},
-    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+     "keep reading a rotated file until it has been idle this long", "5000",
+     0},
+    {OPT_RULES, "--rules", "DIR", "classification rules directory", NULL, 0},
+    {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache", NULL, 0},
     {OPT_JOURNAL, "--journal", NULL,
-     "also follow the local systemd journal (Postfix and Exim entries)"},
+     "also follow the local systemd journal (Postfix and Exim entries)", NULL,
+     0},
     {OPT_JOURNAL_DIR, "--journal-dir", "DIR",
-     "follow the journal files of DIR instead of the system journal"},
+     "follow the journal files of DIR instead of the system journal", NULL, 0},
     {OPT_JOURNAL_FILE, "--journal-file", "FILE",
-     "follow this journal file (repeatable), e.g. one written by "
-     "systemd-journal-remote"},
-    {OPT_HELP, "--help", NULL, "show this help"},
+     "follow this journal file, e.g. one written by "
+     "systemd-journal-remote",
+     NULL, BW_OPT_REPEAT},
+    BW_SUPPRESS_OPTIONS,
+    {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+const bw_cmd_table_t bw__watch_table = {"watch", options, NOPTS};
 
 typedef struct {
   const char *report_json, *rules_dir, *rules_cache, *state_path;
@@ -88,6 +97,9 @@ typedef struct {
   bw_rules_t *rules;
   bw_agg_opts_t ao;
   bw_agg_t *agg;
+  bw_suppress_cli_t sup;
+  bw_suppress_t *suppress; /* always kept (in the state); written with
+                              --suppress-out */
   bw_replay_stats_t stats;
   bw__pipe_t pipe;
   bw__worker_t wk; /* reads, parses and aggregates off the loop thread */
@@ -160,14 +172,17 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     usage(stdout);
     return -1;
   default:
-    return 0;
+    return (rc = bw__suppress_cli_option(&w->sup, "watch", o, val)) == -2 ? 0
+                                                                         : rc;
   }
 }
 
 static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
+  watch_t *w = arg;
   (void)where;
-  bw_agg_add(arg, ev, v);
+  bw_agg_add(w->agg, ev, v);
+  bw_suppress_add(w->suppress, ev, v, bw_agg_sender_of(w->agg, ev));
 }
 
 /* Temporary file, fsync, rename: readers see the old report or the new
@@ -175,6 +190,7 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
  * cache under the pipeline lock (a consistent moment); the fsync, the
  * slow part, comes after it, so the worker never waits for the disk. */
 static void write_report(watch_t *w) {
+  bw__suppress_cli_write(&w->sup, w->suppress, "watch");
   if (w->report_json == NULL)
     return;
   char tmp[4096];
@@ -265,6 +281,7 @@ static void save_state(watch_t *w) {
   h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
   ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
   ok = ok && bw_agg_save(w->agg, f) == 0;
+  ok = ok && bw_suppress_save(w->suppress, f) == 0;
   bw__worker_unlock(&w->wk);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
@@ -273,6 +290,16 @@ static void save_state(watch_t *w) {
     fprintf(stderr, "bouncewatch watch: writing %s failed\n", w->state_path);
     unlink(tmp);
   }
+}
+
+/* The suppression list's section, after the aggregation's; a state
+ * written before it existed simply ends there (an empty list). */
+static int restore_suppress(watch_t *w, FILE *f) {
+  int c = getc(f);
+  if (c == EOF)
+    return 0;
+  ungetc(c, f);
+  return bw_suppress_restore(w->suppress, f);
 }
 
 /* Load the state: 1 loaded, 0 none, -1 unusable (set aside). Positions
@@ -327,6 +354,7 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
   h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
   ok = ok && fread(&check, sizeof(check), 1, f) == 1 && check == h;
   ok = ok && bw_agg_restore(w->agg, f) == 0;
+  ok = ok && restore_suppress(w, f) == 0;
   fclose(f);
   if (!ok) {
     free(*cursor);
@@ -581,7 +609,7 @@ static void catch_up_one(watch_t *w, size_t i, int64_t newer_than_ns) {
       bw_replay_opts_t ro = {0};
       ro.rules = w->rules;
       bw_replay_t *r = NULL;
-      if (paths != NULL && bw_replay_new(&ro, feed, w->agg, &r) == 0) {
+      if (paths != NULL && bw_replay_new(&ro, feed, w, &r) == 0) {
         for (size_t k = 0; k < n; k++)
           paths[k] = a[k].path;
         double elapsed;
@@ -607,6 +635,7 @@ int bw__cmd_watch(int argc, char **argv) {
     return BW_EXIT_USAGE;
   w->report_ms = 5000;
   w->fo.max_line = BW_DEFAULT_MAX_LINE;
+  bw__suppress_cli_init(&w->sup);
   w->paths = calloc((size_t)argc + 1, sizeof(char *));
   w->follow = calloc((size_t)argc + 1, sizeof(bw_follow_t *));
   w->jfiles = calloc((size_t)argc + 1, sizeof(char *));
@@ -637,9 +666,10 @@ int bw__cmd_watch(int argc, char **argv) {
   snprintf(prov, sizeof(prov), "%s/providers.tsv",
            bw__cli_rules_dir(w->rules_dir));
   w->ao.providers_file = prov;
-  if (bw_agg_new(&w->ao, &w->agg) != 0)
+  if (bw_agg_new(&w->ao, &w->agg) != 0 ||
+      bw_suppress_new(&w->sup.o, &w->suppress) != 0)
     goto done;
-  if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w->agg) != 0)
+  if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w) != 0)
     goto done;
   pipe_ok = 1;
   if (bw__worker_init(&w->wk) != 0)
@@ -681,7 +711,6 @@ int bw__cmd_watch(int argc, char **argv) {
       free(saved);
       goto done;
     }
-    w->pipe.cb_arg = w->agg;
   }
   /* The archives at a first start: with --from-start, or always when a
    * state file is kept (its absence means we never ran here). A restart
@@ -761,6 +790,7 @@ done:
   if (pipe_ok)
     bw__pipe_close(&w->pipe);
   bw_agg_free(w->agg);
+  bw_suppress_free(w->suppress);
   bw_rules_free(w->rules);
   free(cursor);
   free(w->paths);

@@ -22,6 +22,8 @@ static void usage(FILE *fp) {
           "reason<TAB>group<TAB>hard|soft\n"
           "  check-rules [DIR]    validate the rule files (default: the "
           "patterns/ in use)\n"
+          "  config --dump        the effective configuration (file, then "
+          "flags)\n"
           "  --version\n\n"
           "Run 'bouncewatch COMMAND --help' for a command's options.\n");
 }
@@ -42,6 +44,8 @@ int main(int argc, char **argv) {
     return bw__cmd_explain(argc - 2, argv + 2);
   if (strcmp(cmd, "check-rules") == 0)
     return bw__cmd_check_rules(argc - 2, argv + 2);
+  if (strcmp(cmd, "config") == 0)
+    return bw__cmd_config(argc - 2, argv + 2);
   if (strcmp(cmd, "--version") == 0) {
     printf("bouncewatch %s\n", BW_VERSION);
     return BW_EXIT_OK;

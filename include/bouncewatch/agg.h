@@ -139,6 +139,13 @@ void bw_agg_free(bw_agg_t *a);
  * classified delivery or NULL. */
 void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v);
 
+/* The sender domain of a delivery's message as the join knows it: the
+ * domain name, "" for a bounce notification (null sender), NULL when
+ * the message is not in the table (began before the input, evicted) and
+ * the line names no sender. Valid until the next bw_agg_add(). For
+ * consumers beside the aggregator (the suppression list's evidence). */
+const char *bw_agg_sender_of(const bw_agg_t *a, const bw_event_t *ev);
+
 /* End of input: recipients still deferred stay "pending" (reported, not
  * counted as outcomes); open breaches stay open. */
 void bw_agg_finish(bw_agg_t *a);
