@@ -10,6 +10,7 @@
 #include "bouncewatch/lines.h"
 #include "bouncewatch/replay.h"
 #include "cli.h"
+#include "maildir.h"
 #include "out_agg.h"
 #include "out_html.h"
 
@@ -28,6 +29,8 @@ enum {
   OPT_ZSTD_WINDOW_LOG,
   OPT_RULES,
   OPT_RULES_CACHE,
+  OPT_MAILDIR,
+  OPT_MAILDIR_MAX_BYTES,
   OPT_HELP
 };
 
@@ -57,6 +60,11 @@ static const bw_option_t options[] = {
     {OPT_ZSTD_WINDOW_LOG, "--zstd-window-log", "N", "zstd window limit 2^N"},
     {OPT_RULES, "--rules", "DIR", "classification rules directory"},
     {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+    {OPT_MAILDIR, "--maildir", "DIR",
+     "also read complaints (ARF) and bounce reports (DSN) from the Maildir "
+     "DIR (new/ and cur/, never modified)"},
+    {OPT_MAILDIR_MAX_BYTES, "--maildir-max-bytes", "N",
+     "skip (and list) mails larger than this (default 16 MiB)"},
     {OPT_HELP, "--help", NULL, "show this help"},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -75,6 +83,8 @@ typedef struct {
   bw_agg_opts_t ao;
   int windows_given;
   const char *rules_dir, *rules_cache;
+  const char *maildir;
+  uint64_t maildir_max;
   const char **paths;
   size_t npaths;
 } report_args_t;
@@ -176,12 +186,25 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_RULES_CACHE:
     a->rules_cache = val;
     return 0;
+  case OPT_MAILDIR:
+    a->maildir = val;
+    return 0;
+  case OPT_MAILDIR_MAX_BYTES:
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 1024, 1ull << 30, &v)))
+      return rc;
+    a->maildir_max = v;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
   default:
     return 0;
   }
+}
+
+static void html_maildir(FILE *f, const void *arg) {
+  const bw_agg_report_t *rep = arg;
+  bw__maildir_html(f, rep->maildir, &rep->mail);
 }
 
 static int write_html(const char *path, const bw_agg_report_t *rep,
@@ -204,7 +227,9 @@ static int write_html(const char *path, const bw_agg_report_t *rep,
                      rep->opts->bucket_s,
                      rep->opts->bounce_threshold,
                      rep->opts->complaint_threshold,
-                     rep->opts->min_volume};
+                     rep->opts->min_volume,
+                     rep->maildir != NULL ? html_maildir : NULL,
+                     rep};
   FILE *f = fopen(path, "w");
   if (f == NULL) {
     perror(path);
@@ -218,10 +243,20 @@ static int write_html(const char *path, const bw_agg_report_t *rep,
   return 0;
 }
 
+typedef struct {
+  bw_agg_t *agg;
+  bw__maildir_t *md;
+} feed_t;
+
+/* The reports of the Maildir go in as the log's time passes theirs, so
+ * the windows see them when a live run would have. */
 static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
   (void)where;
-  bw_agg_add(arg, ev, v);
+  feed_t *fd = arg;
+  if (fd->md != NULL && ev->time_us != 0)
+    bw__maildir_feed(fd->md, fd->agg, ev->time_us);
+  bw_agg_add(fd->agg, ev, v);
 }
 
 int bw__cmd_report(int argc, char **argv) {
@@ -232,6 +267,7 @@ int bw__cmd_report(int argc, char **argv) {
   bw_rules_t *rules = NULL;
   bw_replay_t *r = NULL;
   bw_agg_t *agg = NULL;
+  bw__maildir_t *md = NULL;
   bw_agg_report_t rep;
   memset(&rep, 0, sizeof(rep));
   int rc = BW_EXIT_USAGE;
@@ -244,7 +280,7 @@ int bw__cmd_report(int argc, char **argv) {
     rc = prc < 0 ? BW_EXIT_OK : prc;
     goto done;
   }
-  if (a.npaths == 0) {
+  if (a.npaths == 0 && a.maildir == NULL) {
     fprintf(stderr, "bouncewatch report: no input files (use - for stdin)\n");
     goto done;
   }
@@ -255,6 +291,10 @@ int bw__cmd_report(int argc, char **argv) {
   char prov[4096];
   snprintf(prov, sizeof(prov), "%s/providers.tsv", dir);
   a.ao.providers_file = prov;
+  if (a.maildir != NULL) {
+    a.ao.max_joined = a.ao.max_messages * 4;
+    a.ao.max_seen = 1000000;
+  }
   int e = bw_agg_new(&a.ao, &agg);
   if (e != 0) {
     fprintf(stderr, "bouncewatch report: %s (windows must be multiples of "
@@ -262,34 +302,51 @@ int bw__cmd_report(int argc, char **argv) {
             bw_strerror(e));
     goto done;
   }
+  int md_rc = 0;
+  if (a.maildir != NULL) {
+    if ((e = bw__maildir_new(a.maildir, rules, a.maildir_max, &md)) != 0) {
+      fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
+      goto done;
+    }
+    md_rc = bw__maildir_scan(md, agg);
+  }
+  feed_t fd = {agg, md};
   a.ro.rules = rules;
   bw_progress_t prog;
   bw__progress_init(&prog, a.paths, a.npaths);
   a.ro.progress_cb = bw__progress_cb;
   a.ro.progress_arg = &prog;
-  if ((e = bw_replay_new(&a.ro, feed, agg, &r)) != 0) {
+  if ((e = bw_replay_new(&a.ro, feed, &fd, &r)) != 0) {
     fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
     goto done;
   }
   double elapsed;
-  int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
+  int run = a.npaths > 0 ? bw__cli_run(r, a.paths, a.npaths, &elapsed) : 0;
+  if (a.npaths == 0)
+    elapsed = 0;
   bw__progress_done(&prog);
+  if (md != NULL)
+    bw__maildir_feed(md, agg, INT64_MAX); /* the reports after the log */
   bw_agg_finish(agg);
 
   bw_report_in_t rin = {bw_replay_stats(r), elapsed, bw_replay_max_line(r)};
   bw__agg_report_build(&rep, agg, &a.ao, &rin);
+  rep.maildir = md;
   bw__out_init(&out, stdout);
   if (a.json)
     bw__agg_report_json(&out, &rep);
   else
     bw__agg_report_text(&out, &rep);
   bw__out_flush(&out);
-  rc = out.error ? BW_EXIT_USAGE : run == 0 ? BW_EXIT_OK : BW_EXIT_INCOMPLETE;
+  rc = out.error         ? BW_EXIT_USAGE
+       : run == 0 && md_rc == 0 ? BW_EXIT_OK
+                              : BW_EXIT_INCOMPLETE;
   if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
     rc = BW_EXIT_USAGE;
 done:
   bw__agg_report_release(&rep);
   bw_replay_free(r);
+  bw__maildir_free(md);
   bw_agg_free(agg);
   bw_rules_free(rules);
   free(a.paths);

@@ -97,6 +97,8 @@ static void key_json(bw_out_t *o, const bw_agg_report_t *r,
     bw__out_json_u64(o, &g, "final", c->final);
     bw__out_json_u64(o, &g, "bounced", c->bounced);
     jd(o, &g, "bounce_rate", bw_window_rate(c));
+    bw__out_json_u64(o, &g, "complaints", c->complaints);
+    jd(o, &g, "complaint_rate", bw_window_complaint_rate(c));
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");
@@ -151,6 +153,7 @@ void bw__agg_report_build(bw_agg_report_t *r, bw_agg_t *agg,
   r->rcpt = k;
   r->nproviders = bw_agg_keys(agg, BW_AGG_PROVIDER, &k);
   r->providers = k;
+  bw_agg_mail_totals(agg, &r->mail);
 }
 
 void bw__agg_report_release(bw_agg_report_t *r) {
@@ -210,6 +213,10 @@ void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
   table_json(o, r, r->rcpt, r->nrcpt, 0);
   bw__out_json_key(o, &f, "providers");
   table_json(o, r, r->providers, r->nproviders, 0);
+  if (r->maildir != NULL) {
+    bw__out_json_key(o, &f, "maildir");
+    bw__maildir_json(o, r->maildir, &r->mail);
+  }
   bw__out_json_key(o, &f, "replay");
   bw__report_json_obj(o, r->replay);
   bw__out_str(o, "}\n");
@@ -306,9 +313,11 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
     bw__format_time(t->last_us, t1);
   }
   bw__out_printf(o, "bouncewatch report: log time %s .. %s\n", t0, t1);
-  bw__out_printf(o, "thresholds: bounce rate >= %.2f%% with >= %llu final "
-                    "outcomes in the window; windows",
+  bw__out_printf(o, "thresholds: bounce rate >= %.2f%% (complaint rate >= "
+                    "%.2f%%) with >= %llu final outcomes in the window; "
+                    "windows",
                  100 * r->opts->bounce_threshold,
+                 100 * r->opts->complaint_threshold,
                  (unsigned long long)r->opts->min_volume);
   for (size_t w = 0; w < r->opts->nwindows; w++)
     bw__out_printf(o, " %s", window_name(r->opts->windows_s[w], wn, sizeof(wn)));
@@ -334,8 +343,9 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
       bw__format_time(br->start_us, s0);
       if (br->end_us != 0)
         bw__format_time(br->end_us, s1);
-      bw__out_printf(o, "    over in the %s window since %s until %s "
+      bw__out_printf(o, "    %sover in the %s window since %s until %s "
                         "(peak %.2f%% of %llu)\n",
+                     br->kind == 1 ? "complaint rate " : "",
                      window_name(r->opts->windows_s[br->window], wn, sizeof(wn)),
                      s0, s1, 100 * br->peak_rate,
                      (unsigned long long)br->volume);
@@ -387,6 +397,8 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
                  (unsigned long long)t->evicted_messages,
                  (unsigned long long)t->untracked,
                  (unsigned long long)t->other_domains);
+  if (r->maildir != NULL)
+    bw__maildir_text(o, r->maildir, &r->mail);
   const bw_replay_stats_t *s = r->replay->stats;
   bw__out_printf(o, "  input: %zu file%s, %llu lines (%llu unknown), %llu "
                     "skipped (%llu over %zu bytes, %llu partial)%s\n",
