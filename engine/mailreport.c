@@ -81,8 +81,9 @@ static char *dupn(const char *p, size_t n) {
   return s;
 }
 
-/* A copy of p[0..n) with folding undone (CR/LF and the whitespace after
- * become one space) and the ends trimmed; NULL when empty. */
+/* A copy of p[0..n) with folding undone (every run of whitespace, line
+ * breaks included, becomes one space) and the ends trimmed; NULL when
+ * empty. */
 static char *clean(const char *p, size_t n) {
   while (n > 0 && isspace((unsigned char)*p))
     p++, n--;
@@ -95,16 +96,12 @@ static char *clean(const char *p, size_t n) {
     return NULL;
   size_t j = 0;
   for (size_t i = 0; i < n; i++) {
-    char c = p[i];
-    if (c == '\r' || c == '\n' || c == '\t') {
-      if (j > 0 && s[j - 1] != ' ')
+    if (isspace((unsigned char)p[i])) {
+      if (s[j - 1] != ' ') /* j > 0: p starts with a non-space */
         s[j++] = ' ';
       continue;
     }
-    if (c == ' ' && j > 0 && s[j - 1] == ' ' && i > 0 &&
-        (p[i - 1] == '\n' || p[i - 1] == '\r' || p[i - 1] == '\t'))
-      continue;
-    s[j++] = c;
+    s[j++] = p[i];
   }
   s[j] = '\0';
   return s;
