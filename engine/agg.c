@@ -1558,6 +1558,12 @@ int bw_agg_mail_seen(bw_agg_t *a, uint64_t id) {
   return 1;
 }
 
+int bw_agg_mail_known(const bw_agg_t *a, uint64_t id) {
+  if (a->join == NULL || a->o.max_seen == 0)
+    return 0;
+  return map_find(&a->join->seen_map, id ? id : 1) != SIZE_MAX;
+}
+
 static int64_t bucket_of(const bw_agg_t *a, int64_t t_us) {
   int64_t secs = t_us >= 0 ? t_us / 1000000 : (t_us - 999999) / 1000000;
   return secs >= 0 ? secs / a->o.bucket_s

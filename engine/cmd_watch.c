@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "follow.h"
 #include "hash.h"
+#include "maildir.h"
 #include "out_agg.h"
 #include "pipe.h"
 #include "src_stdin.h"
@@ -33,6 +34,7 @@ enum {
   OPT_ROTATE_WAIT,
   OPT_RULES,
   OPT_RULES_CACHE,
+  OPT_MAILDIR,
   OPT_HELP
 };
 
@@ -56,6 +58,9 @@ static const bw_option_t options[] = {
      "5000)"},
     {OPT_RULES, "--rules", "DIR", "classification rules directory"},
     {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache"},
+    {OPT_MAILDIR, "--maildir", "DIR",
+     "also follow complaints (ARF) and bounce reports (DSN) arriving in the "
+     "Maildir DIR (new/ and cur/, never modified)"},
     {OPT_HELP, "--help", NULL, "show this help"},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -77,6 +82,8 @@ typedef struct {
   bw__pipe_t pipe;
   bw_follow_t **follow;
   bw_stdin_t *in; /* "-": stdin through a pipe */
+  const char *maildir;
+  bw__maildir_t *md; /* --maildir: reports as one more source */
   int stopping, from_start;
   int64_t started_us;
   uint64_t last_seen; /* lines + bytes at the last report */
@@ -128,6 +135,9 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_RULES_CACHE:
     w->rules_cache = val;
     return 0;
+  case OPT_MAILDIR:
+    w->maildir = val;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
@@ -159,6 +169,7 @@ static void write_report(watch_t *w) {
                         w->fo.max_line};
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
+  rep.maildir = w->md;
   static bw_out_t out;
   bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
@@ -280,7 +291,8 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos) {
  * then costs a stat poll a second and nothing else. */
 static void report_cb(uv_timer_t *t) {
   watch_t *w = t->data;
-  uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read;
+  uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read +
+                  (w->md != NULL ? bw__maildir_activity(w->md) : 0);
   if (seen == w->last_seen)
     return;
   w->last_seen = seen;
@@ -299,6 +311,8 @@ static void stop(watch_t *w) {
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
       bw__follow_drain(w->follow[i]);
+  if (w->md != NULL)
+    bw__maildir_close(w->md); /* feeds what waits: it goes in the state */
   save_state(w);
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
@@ -530,7 +544,7 @@ int bw__cmd_watch(int argc, char **argv) {
     rc = prc < 0 ? BW_EXIT_OK : prc;
     goto done;
   }
-  if (w->npaths == 0) {
+  if (w->npaths == 0 && w->maildir == NULL) {
     fprintf(stderr, "bouncewatch watch: no paths to follow\n");
     goto done;
   }
@@ -542,6 +556,10 @@ int bw__cmd_watch(int argc, char **argv) {
   snprintf(prov, sizeof(prov), "%s/providers.tsv",
            bw__cli_rules_dir(w->rules_dir));
   w->ao.providers_file = prov;
+  if (w->maildir != NULL) {
+    w->ao.max_joined = w->ao.max_messages * 4;
+    w->ao.max_seen = 1000000;
+  }
   if (bw_agg_new(&w->ao, &w->agg) != 0)
     goto done;
   if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w->agg) != 0)
@@ -623,6 +641,14 @@ int bw__cmd_watch(int argc, char **argv) {
     sigs[i]->data = w;
     uv_signal_start(sigs[i], signal_cb, nums[i]);
   }
+  if (w->maildir != NULL &&
+      (bw__maildir_new(w->maildir, w->rules, 0, &w->md) != 0 ||
+       bw__maildir_watch(w->md, &w->loop, w->fo.poll_ms, w->fo.poll_only,
+                         w->agg, &w->stats.lines) != 0)) {
+    fprintf(stderr, "bouncewatch watch: %s: cannot follow the Maildir\n",
+            w->maildir);
+    goto done; /* every handle is set up: stop() can close them */
+  }
   write_report(w); /* a report exists from the start */
   uv_run(&w->loop, UV_RUN_DEFAULT);
   rc = BW_EXIT_OK;
@@ -636,6 +662,7 @@ done:
   }
   if (pipe_ok)
     bw__pipe_close(&w->pipe);
+  bw__maildir_free(w->md);
   bw_agg_free(w->agg);
   bw_rules_free(w->rules);
   free(w->paths);

@@ -27,6 +27,7 @@ enum {
   RES_DELAYED = 16, /* Action: delayed: reported, not a bounce */
   RES_FEEDBACK,     /* a feedback report other than abuse/fraud */
   RES_OTHER_ACTION, /* delivered, relayed, expanded */
+  RES_DUPLICATE,    /* a copy of a report counted before */
   RES_PENDING       /* queued, not fed yet */
 };
 
@@ -50,6 +51,8 @@ static const char *result_name(int r) {
     return "feedback_reported";
   case RES_OTHER_ACTION:
     return "not_a_failure";
+  case RES_DUPLICATE:
+    return "duplicate";
   default:
     return "pending";
   }
@@ -69,11 +72,17 @@ typedef struct {
   char *file, *why;
 } bad_t;
 
+typedef struct {
+  uint64_t id, path; /* id 0 empty, 1 deleted */
+} qslot_t;
+
 /* A report waiting for the log to reach its time. */
 typedef struct {
   bw_agg_mail_kind_t kind;
   int64_t time_us;
-  uint64_t seq; /* file order, for a stable sort */
+  uint64_t seq;      /* file order, for a stable sort */
+  uint64_t identity; /* of its file; remembered when its first item is fed */
+  int first;         /* the first item of its file */
   char *mid, *fallback, *rcpt, *orig_rcpt, *reporter;
   bw_verdict_t verdict;
   int has_verdict;
@@ -96,6 +105,15 @@ struct bw__maildir_s {
   size_t nq, qhead, qcap;
   uint64_t seq;
   int sorted;
+  /* Identities of the files whose items wait in the queue (so a rescan
+   * does not read them again), with a hash of their path: open
+   * addressing with tombstones, rebuilt when they pile up. */
+  qslot_t *qs;
+  size_t qs_mask, qs_used;
+  uint64_t skip_id; /* a file found counted at feed time: its other items */
+  uint64_t scans;
+  const uint64_t *log_lines; /* live: the log's line counter */
+  uint64_t last_lines;
   char last_err[256];
   /* live */
   uv_fs_event_t ev[2];
@@ -147,6 +165,7 @@ void bw__maildir_free(bw__maildir_t *m) {
   for (size_t i = m->qhead; i < m->nq; i++)
     item_free(&m->q[i]);
   free(m->q);
+  free(m->qs);
   bw_classifier_free(m->cls);
   free(m);
 }
@@ -186,6 +205,63 @@ static int add_sample(bw__maildir_t *m, const char *file,
   s->result = result;
   s->time_us = t_us;
   return (int)m->nsamples;
+}
+
+/* ---- the set of queued files ---------------------------------------------- */
+
+static uint64_t qs_key(uint64_t id) { return id > 1 ? id : id + 2; }
+
+static size_t qs_find(const bw__maildir_t *m, uint64_t id) {
+  if (m->qs == NULL)
+    return SIZE_MAX;
+  uint64_t k = qs_key(id);
+  for (size_t i = (size_t)k & m->qs_mask;; i = (i + 1) & m->qs_mask) {
+    if (m->qs[i].id == k)
+      return i;
+    if (m->qs[i].id == 0)
+      return SIZE_MAX;
+  }
+}
+
+static int qs_add(bw__maildir_t *m, uint64_t id, uint64_t path) {
+  if (m->qs == NULL || 2 * (m->qs_used + 1) > m->qs_mask + 1) {
+    /* Grow (or rebuild without tombstones): live keys are the queued
+     * items' first ones. */
+    size_t live = 0;
+    for (size_t i = m->qhead; i < m->nq; i++)
+      live += m->q[i].first;
+    size_t n = 64;
+    while (n < 4 * (live + 1))
+      n <<= 1;
+    qslot_t *old = m->qs;
+    size_t old_n = m->qs != NULL ? m->qs_mask + 1 : 0;
+    m->qs = calloc(n, sizeof(*m->qs));
+    if (m->qs == NULL) {
+      m->qs = old;
+      return -1;
+    }
+    m->qs_mask = n - 1;
+    m->qs_used = 0;
+    qslot_t *o = old;
+    for (size_t i = 0; i < old_n; i++)
+      if (o[i].id > 1) {
+        size_t j = (size_t)o[i].id & m->qs_mask;
+        while (m->qs[j].id != 0)
+          j = (j + 1) & m->qs_mask;
+        m->qs[j] = o[i];
+        m->qs_used++;
+      }
+    free(old);
+  }
+  uint64_t k = qs_key(id);
+  size_t j = (size_t)k & m->qs_mask;
+  while (m->qs[j].id > 1)
+    j = (j + 1) & m->qs_mask;
+  if (m->qs[j].id == 0)
+    m->qs_used++;
+  m->qs[j].id = k;
+  m->qs[j].path = path;
+  return 0;
 }
 
 static int queue(bw__maildir_t *m, const item_t *it) {
@@ -235,7 +311,7 @@ static char *as_address(const char *d) {
  * is the report's own Date (when the provider made it: what a live run
  * would see arrive), else its Arrival-Date, else the file's mtime. */
 static void take(bw__maildir_t *m, const char *file, const bw_mailreport_t *r,
-                 int64_t mtime_us) {
+                 int64_t mtime_us, uint64_t identity) {
   int64_t t = r->date_us ? r->date_us
               : r->arrival_us ? r->arrival_us
                               : mtime_us;
@@ -244,6 +320,8 @@ static void take(bw__maildir_t *m, const char *file, const bw_mailreport_t *r,
   item_t it;
   memset(&it, 0, sizeof(it));
   it.time_us = t;
+  it.identity = identity;
+  it.first = 1;
   const char *fb = r->orig_return_path != NULL   ? r->orig_return_path
                    : r->orig_from != NULL        ? r->orig_from
                    : r->original_mail_from != NULL ? r->original_mail_from
@@ -284,9 +362,12 @@ static void take(bw__maildir_t *m, const char *file, const bw_mailreport_t *r,
                  t);
       continue;
     }
+    int first = it.first;
     memset(&it, 0, sizeof(it));
     it.kind = BW_MAIL_FAILED;
     it.time_us = t;
+    it.identity = identity;
+    it.first = first;
     it.seq = m->seq++;
     it.mid = sdup(r->orig_message_id);
     it.rcpt = sdup(x->final_rcpt);
@@ -309,6 +390,8 @@ static void take(bw__maildir_t *m, const char *file, const bw_mailreport_t *r,
                            RES_PENDING, t);
     if (queue(m, &it) != 0)
       item_free(&it);
+    else
+      it.first = 0; /* later items of this file follow it */
   }
 }
 
@@ -334,12 +417,27 @@ static int one_file(bw__maildir_t *m, bw_agg_t *agg, const char *sub,
   size_t ulen = strcspn(name, ":");
   uint64_t id = bw__hash_bytes(0x6A09E667F3BCC908ull, name, ulen);
   id = bw__mix64(id, (uint64_t)st.st_size);
-  if (!bw_agg_mail_seen(agg, id)) {
-    m->duplicates++;
+  uint64_t ph = bw__hash_bytes(0xBB67AE8584CAA73Bull, rel, strlen(rel));
+  if (bw_agg_mail_known(agg, id)) {
+    /* Counted before this run began (the state), or a copy; later scans
+     * see this run's own files again and say nothing. */
+    if (m->scans == 0)
+      m->duplicates++;
     return 0;
   }
+  size_t qi = qs_find(m, id);
+  if (qi != SIZE_MAX) {
+    /* Queued already: the same file seen again by a rescan, or its copy
+     * under another name (new/ and cur/ at once). */
+    if (m->qs[qi].path != ph)
+      m->duplicates++;
+    return 0;
+  }
+  size_t queued_before = m->nq;
   m->files++;
+  /* From here on the file counts as read, whatever its fate. */
   if ((uint64_t)st.st_size > m->max_bytes) {
+    bw_agg_mail_seen(agg, id);
     char why[128];
     snprintf(why, sizeof(why), "too large (%lld bytes, the limit is %llu)",
              (long long)st.st_size, (unsigned long long)m->max_bytes);
@@ -367,6 +465,7 @@ static int one_file(bw__maildir_t *m, bw_agg_t *agg, const char *sub,
     m->unreadable++;
     bad_file(m, rel, why);
     free(buf);
+    bw_agg_mail_seen(agg, id); /* listed once, not at every rescan */
     return 1;
   }
   m->bytes += got;
@@ -376,6 +475,7 @@ static int one_file(bw__maildir_t *m, bw_agg_t *agg, const char *sub,
   free(buf);
   if (rc != 0) {
     bad_file(m, rel, why);
+    bw_agg_mail_seen(agg, id);
     return 1;
   }
   m->by_kind[r.kind]++;
@@ -387,9 +487,13 @@ static int one_file(bw__maildir_t *m, bw_agg_t *agg, const char *sub,
     bad_file(m, rel, why);
   } else {
     take(m, rel, &r,
-         (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000);
+         (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000, id);
   }
   bw_mailreport_clear(&r);
+  /* Remembered in the aggregation (and so in its saved state) when its
+   * first item is counted; a file with nothing to count, now. */
+  if (m->nq == queued_before || qs_add(m, id, ph) != 0)
+    bw_agg_mail_seen(agg, id);
   return 1;
 }
 
@@ -445,6 +549,7 @@ int bw__maildir_scan(bw__maildir_t *m, bw_agg_t *agg) {
   }
   if (rc == 0)
     m->last_err[0] = '\0';
+  m->scans++;
   return rc;
 }
 
@@ -462,6 +567,23 @@ void bw__maildir_feed(bw__maildir_t *m, bw_agg_t *agg, int64_t until_us) {
   }
   while (m->qhead < m->nq && m->q[m->qhead].time_us <= until_us) {
     item_t *it = &m->q[m->qhead++];
+    if (it->first) {
+      size_t qi = qs_find(m, it->identity);
+      if (qi != SIZE_MAX)
+        m->qs[qi].id = 1; /* tombstone */
+      m->skip_id = 0;
+      if (!bw_agg_mail_seen(agg, it->identity)) {
+        /* Counted before (a copy fed earlier in this run). */
+        m->duplicates++;
+        m->skip_id = it->identity;
+      }
+    }
+    if (m->skip_id != 0 && it->identity == m->skip_id) {
+      if (it->sample)
+        m->samples[it->sample - 1].result = RES_DUPLICATE;
+      item_free(it);
+      continue;
+    }
     bw_agg_mail_t am;
     memset(&am, 0, sizeof(am));
     am.kind = it->kind;
@@ -489,16 +611,32 @@ void bw__maildir_feed(bw__maildir_t *m, bw_agg_t *agg, int64_t until_us) {
 
 /* ---- live ------------------------------------------------------------------ */
 
-static void rescan(bw__maildir_t *m) {
-  bw__maildir_scan(m, m->agg);
-  bw__maildir_feed(m, m->agg, INT64_MAX);
+/* Live, a report is fed once the log's time has passed its own (the
+ * log lines of the message it is about come first, also while a start
+ * catches up on a long log), or at the first poll tick that finds the
+ * logs idle: then there is nothing more to wait for. */
+static void feed_live(bw__maildir_t *m, int tick) {
+  if (tick) {
+    uint64_t lines = m->log_lines != NULL ? *m->log_lines : 0;
+    int idle = lines == m->last_lines;
+    m->last_lines = lines;
+    if (idle) {
+      bw__maildir_feed(m, m->agg, INT64_MAX);
+      return;
+    }
+  }
+  bw_agg_totals_t t;
+  bw_agg_totals(m->agg, &t);
+  bw__maildir_feed(m, m->agg, t.last_us);
 }
 
 static void on_event(uv_fs_event_t *h, const char *f, int events, int status) {
   (void)f;
   (void)events;
   (void)status;
-  rescan(h->data);
+  bw__maildir_t *m = h->data;
+  bw__maildir_scan(m, m->agg);
+  feed_live(m, 0);
 }
 
 /* The safety net (inotify overflows, remote file systems): rescan when a
@@ -519,13 +657,17 @@ static void on_poll(uv_timer_t *t) {
     m->mtime_ns[s] = ns;
   }
   if (changed)
-    rescan(m);
+    bw__maildir_scan(m, m->agg);
+  feed_live(m, 1);
 }
 
 int bw__maildir_watch(bw__maildir_t *m, uv_loop_t *loop, uint64_t poll_ms,
-                      int poll_only, bw_agg_t *agg) {
+                      int poll_only, bw_agg_t *agg,
+                      const uint64_t *log_lines) {
   static const char *const subs[2] = {"new", "cur"};
   m->agg = agg;
+  m->log_lines = log_lines;
+  m->last_lines = log_lines != NULL ? *log_lines : 0;
   if (!poll_only)
     for (int s = 0; s < 2; s++) {
       char path[4096];
@@ -551,6 +693,8 @@ int bw__maildir_watch(bw__maildir_t *m, uv_loop_t *loop, uint64_t poll_ms,
 }
 
 void bw__maildir_close(bw__maildir_t *m) {
+  if (m->agg != NULL)
+    bw__maildir_feed(m, m->agg, INT64_MAX); /* nothing waits past the end */
   for (int i = 0; i < m->nev; i++)
     uv_close((uv_handle_t *)&m->ev[i], NULL);
   m->nev = 0;

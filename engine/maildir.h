@@ -37,10 +37,14 @@ void bw__maildir_feed(bw__maildir_t *m, bw_agg_t *agg, int64_t until_us);
 
 /* Live: scan now, then on directory events (uv_fs_event on new/ and cur/,
  * unless poll_only) and on a poll every poll_ms that rescans when a
- * directory's mtime changed; each scan feeds everything it found. */
+ * directory's mtime changed. A report is fed when the log time (agg's
+ * last) passes its own, or at a poll tick that finds *log_lines (the
+ * watcher's line counter, may be NULL) unchanged since the last tick. */
 int bw__maildir_watch(bw__maildir_t *m, uv_loop_t *loop, uint64_t poll_ms,
-                      int poll_only, bw_agg_t *agg);
-/* Close the live handles (their close callbacks run on the loop). */
+                      int poll_only, bw_agg_t *agg,
+                      const uint64_t *log_lines);
+/* Feed what still waits, then close the live handles (their close
+ * callbacks run on the loop). */
 void bw__maildir_close(bw__maildir_t *m);
 
 /* Grows with every file read: lets the watcher see there is news. */

@@ -228,6 +228,9 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
 /* Remember a report's identity: 1 if new, 0 if it was counted before
  * (always 1 when max_seen is 0). */
 int bw_agg_mail_seen(bw_agg_t *a, uint64_t identity);
+/* 1 if the identity was remembered by bw_agg_mail_seen(), without adding
+ * it (0 when max_seen is 0). */
+int bw_agg_mail_known(const bw_agg_t *a, uint64_t identity);
 
 typedef struct {
   uint64_t complaints_mid, complaints_domain, complaints_unknown;
