@@ -75,7 +75,8 @@ void bw_mailreport_clear(bw_mailreport_t *r) {
 static char *dupn(const char *p, size_t n) {
   char *s = malloc(n + 1);
   if (s != NULL) {
-    memcpy(s, p, n);
+    if (n > 0) /* p may be NULL when n is 0 */
+      memcpy(s, p, n);
     s[n] = '\0';
   }
   return s;
