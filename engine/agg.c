@@ -128,7 +128,8 @@ static void outcome_prov(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
 static int join_new(bw_agg_t *a);
 static void join_free(join_t *j);
 static void join_event(bw_agg_t *a, const bw_event_t *ev, size_t slot);
-static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom);
+static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
+                      uint32_t sender);
 static void join_save(const bw_agg_t *a, void *sio);
 static int join_restore(bw_agg_t *a, void *sio);
 
@@ -801,7 +802,7 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
                                                        : BW_OUT_EXPIRED;
     outcome(a, sender, rd, ev->relay, o, v, hard, ev->time_us);
     if (a->join != NULL && o == BW_OUT_SENT)
-      join_sent(a, ev, rd);
+      join_sent(a, ev, rd, sender);
     break;
   }
   case BW_STATUS_DEFERRED:
@@ -985,7 +986,9 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
   for (size_t i = 0; i < t->names.n; i++) {
     if (t->counts != NULL) {
       const bw_counts_t *c = &t->counts[i];
-      if (bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED] == 0)
+      if (bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED] +
+              c->n[BW_OUT_COMPLAINTS] ==
+          0)
         continue;
       v[n].name = t->names.names[i];
       v[n].total = *c;
@@ -993,7 +996,9 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
       continue;
     }
     keystat_t *k = &t->stats[i];
-    if (bw_final_outcomes(&k->total) + k->total.n[BW_OUT_DEFERRED] == 0)
+    if (bw_final_outcomes(&k->total) + k->total.n[BW_OUT_DEFERRED] +
+            k->total.n[BW_OUT_COMPLAINTS] ==
+        0)
       continue;
     bw_agg_key_t *o = &v[n++];
     o->name = t->names.names[i];
@@ -1370,6 +1375,7 @@ typedef struct {
   int64_t sent_us; /* log time of its sent outcome */
   uint32_t next;   /* + 1 */
   uint32_t rcpt_dom, prov;
+  uint32_t sender;  /* the sender domain its "sent" was counted under */
   uint32_t bounced; /* turned into a bounce by a DSN already */
 } jrcpt_t;
 
@@ -1514,7 +1520,8 @@ static void join_event(bw_agg_t *a, const bw_event_t *ev, size_t slot) {
 
 /* A recipient of a joined message was sent: remember it, so a DSN for
  * it later can turn it into a bounce. */
-static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom) {
+static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
+                      uint32_t sender) {
   join_t *j = a->join;
   if (a->o.max_joined == 0)
     return;
@@ -1532,6 +1539,7 @@ static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom) {
   r->sent_us = ev->time_us;
   r->rcpt_dom = rcpt_dom;
   r->prov = provider_for(a, rcpt_dom, ev->relay);
+  r->sender = sender;
   r->bounced = 0;
   r->next = e->rcpts;
   e->rcpts = idx;
@@ -1673,6 +1681,9 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
     } else if (r->bounced) {
       res = BW_MAIL_ALREADY;
     } else {
+      /* Under the sender its delivery was counted under, so the two
+       * changes meet in the same tables. */
+      sender = r->sender;
       r->bounced = 1;
       unsend(a, sender, r);
       int hard = m->verdict != NULL && m->verdict->hard;
@@ -1799,7 +1810,8 @@ static int join_restore(bw_agg_t *a, void *sio) {
       return -1;
   for (size_t i = 0; i < j->nrc; i++)
     if (j->rc[i].next > j->nrc || j->rc[i].rcpt_dom >= a->rcpt.names.cap + 2 ||
-        j->rc[i].prov >= a->prov.names.cap + 2)
+        j->rc[i].prov >= a->prov.names.cap + 2 ||
+        j->rc[i].sender >= a->sender.names.cap + 2)
       return -1;
   const map_t *ms[3] = {&j->by_mid, &j->by_qkey, &j->seen_map};
   size_t lim[3] = {j->cap, j->cap, j->seen_cap};

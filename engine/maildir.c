@@ -111,7 +111,7 @@ struct bw__maildir_s {
   qslot_t *qs;
   size_t qs_mask, qs_used;
   uint64_t skip_id; /* a file found counted at feed time: its other items */
-  uint64_t scans;
+  uint64_t scans, fed;
   const uint64_t *log_lines; /* live: the log's line counter */
   uint64_t last_lines;
   char last_err[256];
@@ -171,7 +171,7 @@ void bw__maildir_free(bw__maildir_t *m) {
 }
 
 uint64_t bw__maildir_activity(const bw__maildir_t *m) {
-  return m->files + m->results[BW_MAIL_BOUNCED] + m->results[BW_MAIL_JOINED_MID];
+  return m->files + m->fed;
 }
 
 /* ---- one file ------------------------------------------------------------ */
@@ -599,6 +599,7 @@ void bw__maildir_feed(bw__maildir_t *m, bw_agg_t *agg, int64_t until_us) {
     const char *sender = NULL;
     bw_agg_mail_result_t res = bw_agg_add_mail(agg, &am, &sender);
     m->results[res]++;
+    m->fed++;
     if (it->sample) {
       m->samples[it->sample - 1].result = (int)res;
       m->samples[it->sample - 1].sender = sender;

@@ -344,6 +344,11 @@ static void test_complaint_join_and_rate(void **state) {
   /* The 1-hour window (12 buckets of 5 minutes) ends at the complaint: 1
    * complaint over the 999 mails of 01:00-01:17 (0.1001 %), over the
    * 0.1 % threshold: a breach. */
+  /* A domain with complaints and no mail in the log is listed too. */
+  const bw_agg_key_t *shop = key(k, n, "shop.example");
+  assert_non_null(shop);
+  assert_int_equal(shop->total.n[BW_OUT_COMPLAINTS], 1);
+  assert_int_equal(bw_final_outcomes(&shop->total), 0);
   assert_int_equal(ex->window[0].complaints, 1);
   assert_int_equal(ex->window[0].final, 999);
   int cb = 0;

@@ -22,7 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
-           fuzz_classify)
+           fuzz_classify fuzz_mailreport)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -43,6 +43,7 @@ fuzz_args() {
     fuzz_replay) echo "-max_len=20000 -timeout=20" ;;
     fuzz_rules) echo "-max_len=4096 -timeout=60 -rss_limit_mb=4096" ;;
     fuzz_classify) echo "-max_len=4096 -timeout=10" ;;
+    fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
     *) die "unknown harness $1" ;;
   esac
 }
@@ -128,6 +129,10 @@ seeds() { # HARNESS DIR
             printf '%s%s' "$st" "$diag"; } > "$dir/$i"
         done < "$t"
       done
+      ;;
+    fuzz_mailreport)
+      # The real reports (ARF, DSN, text bounces, a truncated one).
+      cp "$DATA"/mail/*.eml "$dir/"
       ;;
     *) die "unknown harness $h" ;;
   esac
