@@ -895,7 +895,8 @@ int bw_mailreport_parse(const char *buf, size_t len, bw_mailreport_t *r,
     k++;
   if (len == 0)
     return fail(r, why, whylen, "empty file");
-  if (!(k > 0 && k < len && buf[k] == ':') && strncmp(buf, "From ", 5) != 0)
+  if (!(k > 0 && k < len && buf[k] == ':') &&
+      !(len >= 5 && memcmp(buf, "From ", 5) == 0)) /* buf is not a string */
     return fail(r, why, whylen, "not MIME (does not begin with a header field)");
   warn_t w = {0, {0}};
   GMimeMessage *m = parse_message(buf, len, &w);

@@ -101,6 +101,11 @@ check "HTML has the Maildir section" \
 "$BW" report --maildir "$TMP/none" --json "$LOG" > /dev/null 2> "$TMP/e.err"
 check "missing Maildir: exit 2, said" "$? $(grep -c 'none/new' "$TMP/e.err")" "2 1"
 
+"$BW" report --maildir "$M" --maildir-max-bytes 2048 --json "$LOG" > "$TMP/s.json" 2> /dev/null
+check "mails over the size cap: listed, not read" \
+  "$(jq -c '[.maildir.too_large, .totals.complaints, (.maildir.bad_files | map(select(.why | startswith("too large"))) | length)]' "$TMP/s.json")" \
+  "[6,0,6]"
+
 # ---- watch --maildir -------------------------------------------------------
 # wait_for JQ VALUE: until the live report shows it (10 s at most).
 wait_for() {
