@@ -630,12 +630,12 @@ static char *addr_line(const char *l, size_t n, const char **rest,
              l[i] != ' ' && l[i] != '(') {
     return NULL;
   } else if (i < n && l[i] == ' ') {
-    /* "user@dom (expanded from ...)" and the like: the address, then
-     * words; only a parenthesis is allowed. */
+    /* "user@dom (expanded from ...)", Exchange 2003's "user@dom on DATE":
+     * the address, then only these. */
     size_t k = i;
     while (k < n && l[k] == ' ')
       k++;
-    if (k < n && l[k] != '(')
+    if (k < n && l[k] != '(' && !(n - k > 3 && strncasecmp(l + k, "on ", 3) == 0))
       return NULL;
   }
   return dupn(l + b, e - b);
@@ -711,6 +711,27 @@ static char *first_answer(const char *s, size_t n) {
   return NULL;
 }
 
+/* A recipient of a text bounce named twice (Microsoft writes it in the
+ * summary and again under "Diagnostic information"): one entry, with
+ * the diagnostic that has a status code if either has. */
+static void add_text_rcpt(bw_mailreport_t *r, bw_mr_rcpt_t *x, size_t first) {
+  for (size_t k = first; k < r->nrcpts; k++) {
+    bw_mr_rcpt_t *y = &r->rcpts[k];
+    if (y->final_rcpt == NULL || strcasecmp(y->final_rcpt, x->final_rcpt) != 0)
+      continue;
+    if ((y->status[0] == '\0' && x->status[0] != '\0') ||
+        (y->diagnostic == NULL && x->diagnostic != NULL)) {
+      free(y->diagnostic);
+      y->diagnostic = x->diagnostic;
+      x->diagnostic = NULL;
+      memcpy(y->status, x->status, sizeof(y->status));
+    }
+    rcpt_free(x);
+    return;
+  }
+  add_rcpt(r, x);
+}
+
 /* Recipients and diagnostics of a text bounce: an address alone on a
  * line (Exim, Gmail, Microsoft, qmail's "<addr>:") starts a recipient,
  * the non-blank lines under it are its diagnostic; a recipient without
@@ -746,7 +767,7 @@ static void text_rcpts(bw_mailreport_t *r, const char *s, size_t n,
         dlen = 0;
         cur.action = action;
         status_in(cur.diagnostic, cur.status);
-        add_rcpt(r, &cur);
+        add_text_rcpt(r, &cur, first);
       }
       memset(&cur, 0, sizeof(cur));
       dlen = 0;
@@ -783,7 +804,7 @@ static void text_rcpts(bw_mailreport_t *r, const char *s, size_t n,
     cur.diagnostic = diag != NULL && dlen ? clean(diag, dlen) : NULL;
     cur.action = action;
     status_in(cur.diagnostic, cur.status);
-    add_rcpt(r, &cur);
+    add_text_rcpt(r, &cur, first);
   } else {
     rcpt_free(&cur);
   }
@@ -864,6 +885,12 @@ static void read_text_bounce(bw_mailreport_t *r, GMimeObject *top,
                 : ci_has(body, "This message was created automatically by mail "
                                "delivery software")
                     ? "exim"
+                : g_mime_object_get_header(top, "X-MS-Exchange-Message-Is-Ndr") !=
+                              NULL ||
+                          g_mime_object_get_header(top, "X-MS-Embedded-Report") !=
+                              NULL ||
+                          ci_has(body, "Diagnostic information for administrators")
+                    ? "microsoft"
                     : "text";
   }
   if (p->original == NULL && mark != NULL) {

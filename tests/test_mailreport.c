@@ -181,6 +181,26 @@ static void test_text_bounces(void **state) {
                       "D992C2C3-F175-4C4D-97E2-53A90E4E5BF5@gmail.com");
   assert_string_equal(r.orig_dkim_domain, "gmail.com");
   bw_mailreport_clear(&r);
+  /* Exchange 2003: "addr on DATE", the diagnostic indented under it. */
+  assert_int_equal(parse("lhost-exchange2003-01.eml", &r, why), 0);
+  assert_int_equal(r.kind, BW_MR_BOUNCE);
+  assert_string_equal(r.format, "microsoft");
+  assert_int_equal(r.nrcpts, 1);
+  assert_string_equal(r.rcpts[0].final_rcpt, "kijitora@example.jp");
+  assert_non_null(strstr(r.rcpts[0].diagnostic,
+                         "The recipient name is not recognized"));
+  bw_mailreport_clear(&r);
+
+  /* Office 365: the recipient in the summary and again under "Diagnostic
+   * information": one recipient, with the remote server's answer. */
+  assert_int_equal(parse("lhost-office365-01.eml", &r, why), 0);
+  assert_string_equal(r.format, "microsoft");
+  assert_int_equal(r.nrcpts, 1);
+  assert_string_equal(r.rcpts[0].final_rcpt, "kijitora@example.com");
+  assert_string_equal(r.rcpts[0].status, "5.1.10");
+  assert_non_null(strstr(r.rcpts[0].diagnostic,
+                         "550 5.1.10 RESOLVER.ADR.RecipientNotFound"));
+  bw_mailreport_clear(&r);
 }
 
 static void test_bad_mail(void **state) {
