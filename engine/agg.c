@@ -1379,38 +1379,149 @@ typedef struct {
   uint32_t bounced; /* turned into a bounce by a DSN already */
 } jrcpt_t;
 
+/* The tables start small and double while full, up to the caps
+ * (max_joined message-ids with twice as many recipients, max_seen
+ * identities): a small log costs kilobytes, not the caps' megabytes. */
+#define JOIN_START 1024
+
 struct join_s {
-  jent_t *ent;
-  size_t cap, head, count;
+  jent_t *ent; /* ring: the oldest at head when full */
+  size_t cap, max, head, count;
   map_t by_mid, by_qkey;
   jrcpt_t *rc;
-  size_t nrc;
+  size_t nrc, max_rc;
   uint32_t rc_free;
   uint64_t *seen; /* ring of report identities */
-  size_t seen_cap, seen_head, seen_count;
+  size_t seen_cap, seen_max, seen_head, seen_count;
   map_t seen_map;
   bw_agg_mail_totals_t t;
 };
+
+/* Chain rc[from..nrc) into the free list. */
+static void rc_chain(join_t *j, size_t from) {
+  for (size_t i = j->nrc; i > from; i--) {
+    j->rc[i - 1].next = j->rc_free;
+    j->rc_free = (uint32_t)i;
+  }
+}
+
+/* Size the message-id ring (empty) and its maps for cap entries. */
+static int ent_alloc(join_t *j, size_t cap) {
+  free(j->ent);
+  free(j->by_mid.s);
+  free(j->by_qkey.s);
+  j->ent = calloc(cap, sizeof(jent_t));
+  j->cap = cap;
+  return j->ent == NULL || map_init(&j->by_mid, cap) ||
+                 map_init(&j->by_qkey, cap)
+             ? -1
+             : 0;
+}
+
+static int seen_alloc(join_t *j, size_t cap) {
+  free(j->seen);
+  free(j->seen_map.s);
+  j->seen = calloc(cap, sizeof(uint64_t));
+  j->seen_cap = cap;
+  return j->seen == NULL || map_init(&j->seen_map, cap) ? -1 : 0;
+}
+
+static int rc_alloc(join_t *j, size_t n) {
+  free(j->rc);
+  j->rc = calloc(n, sizeof(jrcpt_t));
+  j->nrc = n;
+  j->rc_free = 0;
+  return j->rc == NULL ? -1 : 0;
+}
+
+static size_t start_cap(size_t max) { return max < JOIN_START ? max : JOIN_START; }
 
 static int join_new(bw_agg_t *a) {
   join_t *j = calloc(1, sizeof(*j));
   if (j == NULL)
     return -1;
   a->join = j;
-  j->cap = a->o.max_joined > 0 ? a->o.max_joined : 1;
-  j->nrc = 2 * j->cap; /* most messages have one or two recipients */
-  j->seen_cap = a->o.max_seen > 0 ? a->o.max_seen : 1;
-  j->ent = calloc(j->cap, sizeof(jent_t));
-  j->rc = calloc(j->nrc, sizeof(jrcpt_t));
-  j->seen = calloc(j->seen_cap, sizeof(uint64_t));
-  if (j->ent == NULL || j->rc == NULL || j->seen == NULL ||
-      map_init(&j->by_mid, j->cap) || map_init(&j->by_qkey, j->cap) ||
-      map_init(&j->seen_map, j->seen_cap))
+  j->max = a->o.max_joined > 0 ? a->o.max_joined : 1;
+  j->max_rc = 2 * j->max; /* most messages have one or two recipients */
+  j->seen_max = a->o.max_seen > 0 ? a->o.max_seen : 1;
+  if (ent_alloc(j, start_cap(j->max)) || seen_alloc(j, start_cap(j->seen_max)) ||
+      rc_alloc(j, start_cap(j->max_rc)))
     return -1;
-  for (size_t i = j->nrc; i > 0; i--) {
-    j->rc[i - 1].next = j->rc_free;
-    j->rc_free = (uint32_t)i;
+  rc_chain(j, 0);
+  return 0;
+}
+
+/* Double the full message-id ring (below its cap): the entries move to
+ * the front in age order, the maps are rebuilt. On allocation failure
+ * the ring stays as it is (and the oldest is evicted). */
+static int ent_grow(join_t *j) {
+  size_t cap = 2 * j->cap < j->max ? 2 * j->cap : j->max;
+  jent_t *old = j->ent;
+  size_t ocap = j->cap, ohead = j->head, n = j->count;
+  map_t om = j->by_mid, oq = j->by_qkey;
+  j->ent = NULL;
+  j->by_mid.s = j->by_qkey.s = NULL;
+  if (ent_alloc(j, cap) != 0) {
+    free(j->ent);
+    free(j->by_mid.s);
+    free(j->by_qkey.s);
+    j->ent = old;
+    j->cap = ocap;
+    j->by_mid = om;
+    j->by_qkey = oq;
+    return -1;
   }
+  for (size_t i = 0; i < n; i++) {
+    jent_t *e = &j->ent[i];
+    *e = old[(ohead + ocap - n + i) % ocap];
+    if (e->mid != 0)
+      map_put(&j->by_mid, e->mid, (uint32_t)i);
+    if (e->qkey != 0 && map_find(&oq, e->qkey) != SIZE_MAX &&
+        oq.s[map_find(&oq, e->qkey)].val == (ohead + ocap - n + i) % ocap)
+      map_put(&j->by_qkey, e->qkey, (uint32_t)i);
+  }
+  j->head = n % cap;
+  free(old);
+  free(om.s);
+  free(oq.s);
+  return 0;
+}
+
+static int seen_grow(join_t *j) {
+  size_t cap = 2 * j->seen_cap < j->seen_max ? 2 * j->seen_cap : j->seen_max;
+  uint64_t *old = j->seen;
+  map_t om = j->seen_map;
+  size_t ocap = j->seen_cap, ohead = j->seen_head, n = j->seen_count;
+  j->seen = NULL;
+  j->seen_map.s = NULL;
+  if (seen_alloc(j, cap) != 0) {
+    free(j->seen);
+    free(j->seen_map.s);
+    j->seen = old;
+    j->seen_map = om;
+    j->seen_cap = ocap;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    j->seen[i] = old[(ohead + ocap - n + i) % ocap];
+    map_put(&j->seen_map, j->seen[i], (uint32_t)i);
+  }
+  j->seen_head = n % cap;
+  free(old);
+  free(om.s);
+  return 0;
+}
+
+static int rc_grow(join_t *j) {
+  size_t n = 2 * j->nrc < j->max_rc ? 2 * j->nrc : j->max_rc;
+  jrcpt_t *nr = realloc(j->rc, n * sizeof(jrcpt_t));
+  if (nr == NULL)
+    return -1;
+  memset(nr + j->nrc, 0, (n - j->nrc) * sizeof(jrcpt_t));
+  j->rc = nr;
+  size_t from = j->nrc;
+  j->nrc = n;
+  rc_chain(j, from);
   return 0;
 }
 
@@ -1454,6 +1565,8 @@ static void jrcpt_release(join_t *j, uint32_t head) {
 
 /* A new entry (the oldest evicted when full), mapped by both keys. */
 static jent_t *jent_add(join_t *j, uint64_t mid, uint64_t qkey) {
+  if (j->count == j->cap && j->cap < j->max)
+    ent_grow(j);
   uint32_t idx = (uint32_t)j->head;
   jent_t *e = &j->ent[idx];
   if (j->count == j->cap) {
@@ -1528,7 +1641,7 @@ static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
   jent_t *e = jent_by(j, &j->by_qkey, qkey_of(ev));
   if (e == NULL)
     return;
-  if (j->rc_free == 0) {
+  if (j->rc_free == 0 && (j->nrc == j->max_rc || rc_grow(j) != 0)) {
     j->t.rcpts_untracked++;
     return;
   }
@@ -1553,6 +1666,8 @@ int bw_agg_mail_seen(bw_agg_t *a, uint64_t id) {
     id = 1;
   if (map_find(&j->seen_map, id) != SIZE_MAX)
     return 0;
+  if (j->seen_count == j->seen_cap && j->seen_cap < j->seen_max)
+    seen_grow(j);
   uint32_t idx = (uint32_t)j->seen_head;
   if (j->seen_count == j->seen_cap) {
     map_del_if(&j->seen_map, j->seen[idx], idx);
@@ -1786,9 +1901,12 @@ static int join_restore(bw_agg_t *a, void *sio) {
     return -1;
   if (j == NULL)
     return hdr[0] == 0 ? 0 : -1; /* saved with the join, restored without */
-  if (hdr[0] != j->cap || hdr[1] != j->nrc || hdr[2] != j->seen_cap ||
-      hdr[3] >= j->cap || hdr[4] > j->cap || hdr[5] > j->nrc ||
-      hdr[6] >= j->seen_cap || hdr[7] > j->seen_cap)
+  /* The sizes the tables had grown to, within this aggregator's caps. */
+  if (hdr[0] == 0 || hdr[0] > j->max || hdr[1] == 0 || hdr[1] > j->max_rc ||
+      hdr[2] == 0 || hdr[2] > j->seen_max || hdr[3] >= hdr[0] ||
+      hdr[4] > hdr[0] || hdr[5] > hdr[1] || hdr[6] >= hdr[2] || hdr[7] > hdr[2])
+    return -1;
+  if (ent_alloc(j, hdr[0]) || rc_alloc(j, hdr[1]) || seen_alloc(j, hdr[2]))
     return -1;
   j->head = hdr[3];
   j->count = hdr[4];

@@ -293,7 +293,7 @@ int bw__cmd_report(int argc, char **argv) {
   a.ao.providers_file = prov;
   if (a.maildir != NULL) {
     a.ao.max_joined = a.ao.max_messages * 4;
-    a.ao.max_seen = 1000000;
+    a.ao.max_seen = 200000;
   }
   int e = bw_agg_new(&a.ao, &agg);
   if (e != 0) {

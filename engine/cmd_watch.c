@@ -558,7 +558,7 @@ int bw__cmd_watch(int argc, char **argv) {
   w->ao.providers_file = prov;
   if (w->maildir != NULL) {
     w->ao.max_joined = w->ao.max_messages * 4;
-    w->ao.max_seen = 1000000;
+    w->ao.max_seen = 200000;
   }
   if (bw_agg_new(&w->ao, &w->agg) != 0)
     goto done;

@@ -605,6 +605,80 @@ static void test_exim_join_and_eviction(void **state) {
   bw_parser_free(f.p);
 }
 
+/* The join's tables grow from 1,024 entries to their cap, keep every
+ * entry while growing, evict the oldest at the cap, and save and restore
+ * at the size they reached. */
+static void test_join_grows_to_cap(void **state) {
+  (void)state;
+  bw_agg_opts_t o = join_opts();
+  o.max_joined = 3000;
+  o.max_seen = 3000;
+  fx_t f;
+  assert_int_equal(bw_agg_new(&o, &f.a), 0);
+  assert_int_equal(bw_parser_new(&f.p), 0);
+  char line[512], mid[64];
+  for (int i = 0; i < 4000; i++) {
+    snprintf(line, sizeof(line),
+             "2024-05-01 10:%02d:%02d 1s%04d-000Xyz-AB <= news@shop.example "
+             "H=h [192.0.2.1] P=esmtps S=100 id=m%d@shop.example",
+             i / 60 % 60, i % 60, i, i);
+    feed(&f, line);
+    snprintf(line, sizeof(line),
+             "2024-05-01 10:%02d:%02d 1s%04d-000Xyz-AB => u%d@example.net "
+             "R=dnslookup T=remote_smtp H=mx.example.net [192.0.2.2]",
+             i / 60 % 60, i % 60, i, i);
+    feed(&f, line);
+    assert_int_equal(bw_agg_mail_seen(f.a, (uint64_t)i + 7), 1);
+    if (i == 2000) {
+      /* Grown past its start, nothing lost yet. */
+      bw_agg_mail_totals_t mt;
+      bw_agg_mail_totals(f.a, &mt);
+      assert_int_equal(mt.joined, 2001);
+      assert_int_equal(mt.joined_evicted, 0);
+      assert_int_equal(mt.seen, 2001);
+    }
+  }
+  /* Save and restore at the grown size. */
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mf = open_memstream(&buf, &len);
+  assert_int_equal(bw_agg_save(f.a, mf), 0);
+  fclose(mf);
+  bw_agg_t *b;
+  assert_int_equal(bw_agg_new(&o, &b), 0);
+  FILE *rf = fmemopen(buf, len, "r");
+  assert_int_equal(bw_agg_restore(b, rf), 0);
+  fclose(rf);
+  free(buf);
+  bw_agg_free(f.a);
+  f.a = b;
+
+  bw_agg_mail_totals_t mt;
+  bw_agg_mail_totals(f.a, &mt);
+  assert_int_equal(mt.joined, 3000);
+  assert_int_equal(mt.joined_evicted, 1000);
+  assert_int_equal(mt.seen_evicted, 1000);
+  assert_int_equal(bw_agg_mail_known(f.a, 7), 0);      /* the oldest: gone */
+  assert_int_equal(bw_agg_mail_known(f.a, 3999 + 7), 1); /* the newest */
+  bw_agg_mail_t m;
+  memset(&m, 0, sizeof(m));
+  m.kind = BW_MAIL_FAILED;
+  m.time_us = 1714560000ll * 1000000;
+  const char *sender;
+  /* The 1001st message is the oldest kept; the 1000th was evicted. */
+  snprintf(mid, sizeof(mid), "m%d@shop.example", 1000);
+  m.message_id = (bw_span_t){mid, (uint32_t)strlen(mid)};
+  m.rcpt = (bw_span_t){"u1000@example.net", 17};
+  assert_int_equal(bw_agg_add_mail(f.a, &m, &sender), BW_MAIL_BOUNCED);
+  assert_string_equal(sender, "shop.example");
+  snprintf(mid, sizeof(mid), "m%d@shop.example", 999);
+  m.message_id = (bw_span_t){mid, (uint32_t)strlen(mid)};
+  m.rcpt = (bw_span_t){"u999@example.net", 16};
+  assert_int_equal(bw_agg_add_mail(f.a, &m, NULL), BW_MAIL_NOT_SENT);
+  bw_agg_free(f.a);
+  bw_parser_free(f.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_arf_yahoo),
@@ -616,6 +690,7 @@ int main(void) {
       cmocka_unit_test(test_complaint_below_threshold_and_volume),
       cmocka_unit_test(test_async_bounce_once_across_restart),
       cmocka_unit_test(test_exim_join_and_eviction),
+      cmocka_unit_test(test_join_grows_to_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
