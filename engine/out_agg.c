@@ -288,19 +288,20 @@ static void tops_text(char *buf, size_t n, const bw_agg_top_t *t, size_t nt) {
 static void table_text(bw_out_t *o, const char *title, const bw_agg_key_t *k,
                        size_t n, size_t limit) {
   bw__out_printf(o, "\n%s (%zu%s)\n", title, n, n > limit ? ", top shown" : "");
-  bw__out_printf(o, "  %-32s %10s %8s %8s %8s %7s %6s %9s  %s\n", "name", "sent",
-                 "bounced", "expired", "deferred", "bounce", "hard", "complaint",
-                 "main group of failures");
+  bw__out_printf(o, "  %-32s %10s %8s %8s %8s %7s %6s %10s %9s  %s\n", "name",
+                 "sent", "bounced", "expired", "deferred", "bounce", "hard",
+                 "complaints", "complaint", "main group of failures");
   for (size_t i = 0; i < n && i < limit; i++) {
     const bw_counts_t *c = &k[i].total;
     char grp[64];
     top_group(grp, sizeof(grp), c);
-    bw__out_printf(o, "  %-32.32s %10llu %8llu %8llu %8llu %6.2f%% %5.2f%% %8.3f%%  %s\n",
+    bw__out_printf(o, "  %-32.32s %10llu %8llu %8llu %8llu %6.2f%% %5.2f%% %10llu %8.3f%%  %s\n",
                    k[i].name, (unsigned long long)c->n[BW_OUT_SENT],
                    (unsigned long long)c->n[BW_OUT_BOUNCED],
                    (unsigned long long)c->n[BW_OUT_EXPIRED],
                    (unsigned long long)c->n[BW_OUT_DEFERRED],
                    100 * bw_bounce_rate(c), 100 * bw_hard_rate(c),
+                   (unsigned long long)c->n[BW_OUT_COMPLAINTS],
                    100 * bw_complaint_rate(c), grp);
   }
 }
@@ -333,10 +334,15 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
     if (k->nbreaches == 0)
       continue;
     bw__out_printf(o, "  %s (registrable %s): bounce rate %.2f%% over the "
-                      "whole log, %llu final outcomes\n",
+                      "whole log, %llu final outcomes",
                    k->name, k->registrable ? k->registrable : "-",
                    100 * bw_bounce_rate(&k->total),
                    (unsigned long long)bw_final_outcomes(&k->total));
+    if (k->total.n[BW_OUT_COMPLAINTS] > 0)
+      bw__out_printf(o, "; complaint rate %.3f%% (%llu complaints)",
+                     100 * bw_complaint_rate(&k->total),
+                     (unsigned long long)k->total.n[BW_OUT_COMPLAINTS]);
+    bw__out_str(o, "\n");
     for (size_t b = 0; b < k->nbreaches; b++) {
       const bw_breach_t *br = &k->breaches[b];
       char s0[40], s1[40] = "still over at the end";

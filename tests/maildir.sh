@@ -158,6 +158,14 @@ live() { # live NAME FLAGS...
   check "$name: after restart, only the new report counts" \
     "$(wait_for '[.totals.complaints,.totals.bounced,.maildir.files]' '[2,2,1]')" "[2,2,1]"
   check "$name: the moved one known" "$(jq '.maildir.already_counted' "$REP")" 4
+  # SIGKILL whenever the last state was written: the restart counts each
+  # report once (the counts and the identities are saved together).
+  kill -KILL "$PID"
+  wait "$PID" 2> /dev/null
+  start "$@"
+  check "$name: after SIGKILL, every report once" \
+    "$(wait_for '[.totals.complaints,.totals.bounced,.maildir.files + .maildir.already_counted]' '[2,2,5]')" \
+    "[2,2,5]"
   kill -TERM "$PID"
   wait "$PID"
 
