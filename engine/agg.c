@@ -1789,6 +1789,12 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
   if (e != NULL && r == NULL && m->orig_rcpt.len > 0)
     r = jrcpt_find(j, e, addr_hash(m->orig_rcpt));
   bw_agg_mail_result_t res;
+  /* Never later than the log: a report's clock is not ours, and one
+   * bogus future Date must not carry every window past the log's end.
+   * (Nor does a report move the log's time span.) */
+  int64_t t_us = m->time_us;
+  if (a->t.last_us != INT64_MIN && t_us > a->t.last_us)
+    t_us = a->t.last_us;
 
   if (m->kind == BW_MAIL_FAILED) {
     if (r == NULL) {
@@ -1803,7 +1809,7 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
       unsend(a, sender, r);
       int hard = m->verdict != NULL && m->verdict->hard;
       outcome_prov(a, sender, r->rcpt_dom, r->prov, BW_OUT_BOUNCED, m->verdict,
-                   hard, m->time_us);
+                   hard, t_us);
       res = BW_MAIL_BOUNCED;
     }
     if (j != NULL)
@@ -1838,17 +1844,11 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
       if (prov == UINT32_MAX)
         prov = bw__intern(&a->prov.names, "other", 5, 0);
     }
-    complaint(a, sender, rd, prov, m->time_us);
+    complaint(a, sender, rd, prov, t_us);
     if (j != NULL)
       (*(res == BW_MAIL_JOINED_MID      ? &j->t.complaints_mid
          : res == BW_MAIL_JOINED_DOMAIN ? &j->t.complaints_domain
                                         : &j->t.complaints_unknown))++;
-  }
-  if (m->time_us != 0) {
-    if (m->time_us < a->t.first_us)
-      a->t.first_us = m->time_us;
-    if (m->time_us > a->t.last_us)
-      a->t.last_us = m->time_us;
   }
   if (sender_name != NULL)
     *sender_name = a->sender.names.names[sender];
