@@ -1778,8 +1778,15 @@ bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
   join_t *j = a->join;
   jent_t *e = j != NULL ? jent_by(j, &j->by_mid, mid_hash(m->message_id))
                         : NULL;
-  if (e != NULL && e->sender == JOIN_NOTIFICATION)
-    e = NULL; /* a report about our own bounce: not the customer's */
+  if (e != NULL && e->sender == JOIN_NOTIFICATION) {
+    /* A report about our own bounce notification: not the customer's
+     * mail, counted apart as the notifications are. */
+    if (m->kind == BW_MAIL_COMPLAINT)
+      a->t.notifications.n[BW_OUT_COMPLAINTS]++;
+    if (sender_name != NULL)
+      *sender_name = NULL;
+    return BW_MAIL_NOTIFICATION;
+  }
   uint32_t sender = e != NULL && e->sender < a->sender.names.n
                         ? e->sender
                         : a->unknown_sender;

@@ -45,6 +45,8 @@ static const char *result_name(int r) {
     return "already_bounced";
   case BW_MAIL_NOT_SENT:
     return "not_sent_per_log";
+  case BW_MAIL_NOTIFICATION:
+    return "about_our_notification";
   case RES_DELAYED:
     return "delayed_reported";
   case RES_FEEDBACK:
@@ -751,7 +753,7 @@ void bw__maildir_json(bw_out_t *o, const bw__maildir_t *m,
   bw__out_str(o, "{");
   g = 1;
   for (int k = 0; k <= RES_PENDING; k++)
-    if (m->results[k] && (k <= BW_MAIL_NOT_SENT || k >= RES_DELAYED))
+    if (m->results[k] && (k <= BW_MAIL_NOTIFICATION || k >= RES_DELAYED))
       bw__out_json_u64(o, &g, result_name(k), m->results[k]);
   bw__out_str(o, "}");
   bw__out_json_key(o, &f, "join");

@@ -412,6 +412,19 @@ static void test_complaint_below_threshold_and_volume(void **state) {
   assert_int_equal(parse("arf-02.eml", &r, why), 0);
   bw_agg_mail_t m = mail_of(&r, 0, NULL);
   assert_int_equal(bw_agg_add_mail(f.a, &m, NULL), BW_MAIL_JOINED_MID);
+  /* A complaint about one of our bounce notifications (from=<>): apart. */
+  feed(&f, "2013-04-29T00:40:00+00:00 mx8 postfix/cleanup[200]: 7C1D2E3F4A: "
+           "message-id=<20130429004000.7C1D2E3F4A@mx8.example.com>");
+  feed(&f, "2013-04-29T00:40:00+00:00 mx8 postfix/qmgr[201]: 7C1D2E3F4A: "
+           "from=<>, size=3000, nrcpt=1 (queue active)");
+  m.message_id = (bw_span_t){"20130429004000.7C1D2E3F4A@mx8.example.com", 41};
+  const char *sender = "x";
+  assert_int_equal(bw_agg_add_mail(f.a, &m, &sender), BW_MAIL_NOTIFICATION);
+  assert_null(sender);
+  bw_agg_totals_t t;
+  bw_agg_totals(f.a, &t);
+  assert_int_equal(t.customer.n[BW_OUT_COMPLAINTS], 1);
+  assert_int_equal(t.notifications.n[BW_OUT_COMPLAINTS], 1);
   bw_mailreport_clear(&r);
   bw_agg_finish(f.a);
   bw_agg_key_t *k;

@@ -32,7 +32,7 @@ typedef enum {
   BW_OUT__FINAL,  /* the three final outcomes above */
   BW_OUT_DEFERRED = BW_OUT__FINAL, /* deferral events (attempts) */
   BW_OUT_HARD,       /* bounced or expired with a hard reason */
-  BW_OUT_COMPLAINTS, /* abuse/fraud complaints (fed by the ARF issue) */
+  BW_OUT_COMPLAINTS, /* abuse/fraud complaints (bw_agg_add_mail) */
   BW_OUT__COUNT
 } bw_outcome_t;
 
@@ -213,7 +213,9 @@ typedef enum {
   BW_MAIL_UNKNOWN,       /* complaint counted under sender "unknown" */
   BW_MAIL_BOUNCED,       /* a recipient the log showed sent is now bounced */
   BW_MAIL_ALREADY,       /* that recipient was turned before: not again */
-  BW_MAIL_NOT_SENT       /* no recipient the log showed sent: reported only */
+  BW_MAIL_NOT_SENT,      /* no recipient the log showed sent: reported only */
+  BW_MAIL_NOTIFICATION   /* about one of our bounce notifications (from=<>):
+                            counted apart, with the notifications */
 } bw_agg_mail_result_t;
 
 /* Count one report. A complaint counts under the sender its original's
