@@ -24,6 +24,7 @@
 #define MSG_START_SLOTS 4096 /* 64 KiB: the message table's first size */
 
 static uint64_t key_hash(const char *k, size_t n);
+typedef struct join_s join_t;
 
 /* ---- per-key statistics ------------------------------------------------ */
 
@@ -41,6 +42,7 @@ typedef struct {
   int64_t cur;    /* absolute bucket number of the newest bucket */
   bucket_t sum[4];
   int open[4];        /* index+1 of the open breach per window, 0 none */
+  int open_c[4];      /* ... of the open complaint-rate breach */
   bw_breach_t *breaches;
   size_t nbreaches;
   uint64_t breaches_dropped;
@@ -116,7 +118,20 @@ struct bw_agg_s {
   size_t npend;
   uint32_t pend_free; /* free list head + 1, chained through next */
   bw_agg_totals_t t;
+  join_t *join; /* the Maildir join; NULL when off (at the end of the file) */
 };
+
+static void check_complaint(bw_agg_t *a, keystat_t *k, int w, int64_t at_us);
+static void outcome_prov(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
+                         uint32_t prov, bw_outcome_t o, const bw_verdict_t *v,
+                         int hard, int64_t t_us);
+static int join_new(bw_agg_t *a);
+static void join_free(join_t *j);
+static void join_event(bw_agg_t *a, const bw_event_t *ev, size_t slot);
+static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
+                      uint32_t sender);
+static void join_save(const bw_agg_t *a, void *sio);
+static int join_restore(bw_agg_t *a, void *sio);
 
 /* ---- rates ------------------------------------------------------------- */
 
@@ -362,6 +377,7 @@ static void advance(bw_agg_t *a, keystat_t *k, int64_t b) {
         k->sum[w].bad -= gone->bad;
         k->sum[w].complaints -= gone->complaints;
         check_breach(a, k, (int)w, nb * a->o.bucket_s * 1000000);
+        check_complaint(a, k, (int)w, nb * a->o.bucket_s * 1000000);
       }
     }
     bucket_t *slot = &k->ring[((nb % a->nbuckets) + a->nbuckets) % a->nbuckets];
@@ -437,10 +453,18 @@ static void count(bw_counts_t *c, bw_outcome_t o, const bw_verdict_t *v,
 static void outcome(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
                     bw_span_t relay, bw_outcome_t o, const bw_verdict_t *v,
                     int hard, int64_t t_us) {
+  outcome_prov(a, sender, rcpt_dom, provider_for(a, rcpt_dom, relay), o, v,
+               hard, t_us);
+}
+
+/* outcome() with the provider known (an asynchronous bounce counts under
+ * the provider its delivery was counted under). */
+static void outcome_prov(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
+                         uint32_t prov, bw_outcome_t o, const bw_verdict_t *v,
+                         int hard, int64_t t_us) {
   int final = o < BW_OUT__FINAL;
   int bad = o == BW_OUT_BOUNCED || o == BW_OUT_EXPIRED;
   count(&a->t.customer, o, v, hard);
-  uint32_t prov = provider_for(a, rcpt_dom, relay);
   count(&a->rcpt.counts[rcpt_dom], o, v, hard);
   count(&a->prov.counts[prov], o, v, hard);
   keystat_t *k = stat_of(a, &a->sender, sender);
@@ -474,6 +498,8 @@ static void outcome(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
     k->sum[w].final++;
     k->sum[w].bad += (uint32_t)bad;
     check_breach(a, k, (int)w, t_us);
+    if (k->sum[w].complaints != 0 || k->open_c[w])
+      check_complaint(a, k, (int)w, t_us); /* more sent mail, lower rate */
   }
 }
 
@@ -675,6 +701,8 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
   }
   a->t.first_us = INT64_MAX;
   a->t.last_us = INT64_MIN;
+  if ((a->o.max_joined > 0 || a->o.max_seen > 0) && join_new(a) != 0)
+    goto fail;
   *out = a;
   return 0;
 fail_inval:
@@ -697,6 +725,7 @@ void bw_agg_free(bw_agg_t *a) {
   free(a->prov_of_rcpt);
   free(a->msgs);
   free(a->pend);
+  join_free(a->join);
   free(a);
 }
 
@@ -772,6 +801,8 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
                      : ev->status == BW_STATUS_BOUNCED ? BW_OUT_BOUNCED
                                                        : BW_OUT_EXPIRED;
     outcome(a, sender, rd, ev->relay, o, v, hard, ev->time_us);
+    if (a->join != NULL && o == BW_OUT_SENT)
+      join_sent(a, ev, rd, sender);
     break;
   }
   case BW_STATUS_DEFERRED:
@@ -853,6 +884,12 @@ void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
       uint32_t sid = sender_id(a, ev->sender);
       a->msgs[slot].sender = sid; /* sender_id does not move entries */
     }
+    if (a->join != NULL)
+      join_event(a, ev, slot);
+    break;
+  case BW_KIND_MESSAGE_ID:
+    if (a->join != NULL)
+      join_event(a, ev, SIZE_MAX);
     break;
   case BW_KIND_NOTIFICATION:
     slot = msg_get(a, ev, ev->new_queue_id, 1);
@@ -868,6 +905,8 @@ void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
     slot = msg_get(a, ev, ev->queue_id, 0);
     if (slot != SIZE_MAX)
       msg_delete(a, slot);
+    if (a->join != NULL)
+      join_event(a, ev, SIZE_MAX);
     break;
   default:
     break;
@@ -966,7 +1005,9 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
   for (size_t i = 0; i < t->names.n; i++) {
     if (t->counts != NULL) {
       const bw_counts_t *c = &t->counts[i];
-      if (bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED] == 0)
+      if (bw_final_outcomes(c) + c->n[BW_OUT_DEFERRED] +
+              c->n[BW_OUT_COMPLAINTS] ==
+          0)
         continue;
       v[n].name = t->names.names[i];
       v[n].total = *c;
@@ -974,7 +1015,9 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
       continue;
     }
     keystat_t *k = &t->stats[i];
-    if (bw_final_outcomes(&k->total) + k->total.n[BW_OUT_DEFERRED] == 0)
+    if (bw_final_outcomes(&k->total) + k->total.n[BW_OUT_DEFERRED] +
+            k->total.n[BW_OUT_COMPLAINTS] ==
+        0)
       continue;
     bw_agg_key_t *o = &v[n++];
     o->name = t->names.names[i];
@@ -1041,7 +1084,7 @@ static void sget(sio_t *s, void *p, size_t n) {
   s->h = bw__hash_bytes(s->h, p, n);
 }
 
-#define STATE_MAGIC "BWAGGST2"
+#define STATE_MAGIC "BWAGGST3" /* 3: complaint breaches, the Maildir join */
 
 /* What must match for a state to fit this aggregator: layout and caps. */
 static void shape(const bw_agg_t *a, uint64_t v[12]) {
@@ -1126,6 +1169,7 @@ int bw_agg_save(const bw_agg_t *a, FILE *f) {
   sput(&s, m, sizeof(m));
   sput(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
   sput(&s, a->pend, a->npend * sizeof(pend_t));
+  join_save(a, &s);
   uint64_t check = s.h;
   if (!s.bad && fwrite(&check, sizeof(check), 1, f) != 1)
     s.bad = 1;
@@ -1205,6 +1249,8 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
   }
   sget(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
   sget(&s, a->pend, a->npend * sizeof(pend_t));
+  if (join_restore(a, &s) != 0)
+    return BW_EPARSE;
   uint64_t check = 0;
   if (s.bad || fread(&check, sizeof(check), 1, f) != 1 || check != s.h ||
       m[1] > a->msg_mask || m[2] > a->npend)
@@ -1222,5 +1268,700 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
   a->prov_of_suffix = NULL;
   if (load_providers(a, a->o.providers_file) != 0)
     return BW_ENOMEM;
+  return 0;
+}
+
+/* ---- complaints and the Maildir join (issue #7) ------------------------- */
+
+double bw_window_complaint_rate(const bw_window_counts_t *w) {
+  return w->final > w->bounced ? ratio(w->complaints, w->final - w->bounced)
+                               : 0.0;
+}
+
+/* Complaint-rate breaches: complaints / sent mail in the window, with
+ * the same minimum volume of final outcomes as the bounce rate. */
+static void check_complaint(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
+  const bucket_t *s = &k->sum[w];
+  uint64_t sent = s->final - s->bad;
+  double rate = sent ? (double)s->complaints / (double)sent : 0.0;
+  int over = s->final >= a->o.min_volume && s->complaints > 0 &&
+             rate >= a->o.complaint_threshold;
+  if (over && !k->open_c[w]) {
+    if (k->nbreaches == MAX_BREACHES) {
+      k->breaches_dropped++;
+      return;
+    }
+    bw_breach_t *nb = realloc(k->breaches, (k->nbreaches + 1) * sizeof(*nb));
+    if (nb == NULL)
+      return;
+    k->breaches = nb;
+    bw_breach_t *b = &k->breaches[k->nbreaches++];
+    memset(b, 0, sizeof(*b));
+    b->start_us = at_us;
+    b->window = w;
+    b->kind = 1;
+    k->open_c[w] = (int)k->nbreaches;
+  } else if (!over && k->open_c[w]) {
+    k->breaches[k->open_c[w] - 1].end_us = at_us;
+    k->open_c[w] = 0;
+  }
+  if (k->open_c[w]) {
+    bw_breach_t *b = &k->breaches[k->open_c[w] - 1];
+    if (rate > b->peak_rate) {
+      b->peak_rate = rate;
+      b->volume = s->final;
+    }
+  }
+}
+
+/* A u64 -> u32 map: open addressing, linear probing, backward-shift
+ * deletion (no tombstones); key 0 marks an empty slot. */
+typedef struct {
+  uint64_t key;
+  uint32_t val, pad;
+} mslot_t;
+
+typedef struct {
+  mslot_t *s;
+  size_t mask;
+} map_t;
+
+static int map_init(map_t *m, size_t cap) {
+  size_t n = 16;
+  while (n < 2 * cap)
+    n <<= 1;
+  m->s = calloc(n, sizeof(mslot_t));
+  m->mask = n - 1;
+  return m->s != NULL ? 0 : -1;
+}
+
+static size_t map_find(const map_t *m, uint64_t k) {
+  for (size_t i = (size_t)k & m->mask;; i = (i + 1) & m->mask) {
+    if (m->s[i].key == k)
+      return i;
+    if (m->s[i].key == 0)
+      return SIZE_MAX;
+  }
+}
+
+/* Callers keep the number of keys at most cap, so a free slot exists. */
+static void map_put(map_t *m, uint64_t k, uint32_t v) {
+  size_t i = (size_t)k & m->mask;
+  while (m->s[i].key != 0 && m->s[i].key != k)
+    i = (i + 1) & m->mask;
+  m->s[i].key = k;
+  m->s[i].val = v;
+}
+
+static void map_del(map_t *m, size_t i) {
+  for (size_t j = i;;) {
+    j = (j + 1) & m->mask;
+    uint64_t v = m->s[j].key;
+    if (v == 0)
+      break;
+    size_t home = (size_t)v & m->mask;
+    int move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+    if (move) {
+      m->s[i] = m->s[j];
+      i = j;
+    }
+  }
+  memset(&m->s[i], 0, sizeof(m->s[i]));
+}
+
+/* Delete k only if it still maps to v (a newer entry may own the key). */
+static void map_del_if(map_t *m, uint64_t k, uint32_t v) {
+  if (k == 0)
+    return;
+  size_t i = map_find(m, k);
+  if (i != SIZE_MAX && m->s[i].val == v)
+    map_del(m, i);
+}
+
+#define JOIN_NOTIFICATION UINT32_MAX /* sender of a bounce notification */
+
+/* A message the log showed: its Message-ID, its queue key while it is
+ * in the queue, its sender domain and the recipients sent to. Entries
+ * form a ring in log order: when full, the oldest is evicted. */
+typedef struct {
+  uint64_t mid, qkey; /* hashes; 0 = none */
+  uint32_t sender;
+  uint32_t rcpts; /* head of its recipients + 1, 0 none */
+} jent_t;
+
+typedef struct {
+  uint64_t hash;   /* addr_hash() of the recipient */
+  int64_t sent_us; /* log time of its sent outcome */
+  uint32_t next;   /* + 1 */
+  uint32_t rcpt_dom, prov;
+  uint32_t sender;  /* the sender domain its "sent" was counted under */
+  uint32_t bounced; /* turned into a bounce by a DSN already */
+} jrcpt_t;
+
+/* The tables start small and double while full, up to the caps
+ * (max_joined message-ids with twice as many recipients, max_seen
+ * identities): a small log costs kilobytes, not the caps' megabytes. */
+#define JOIN_START 1024
+
+struct join_s {
+  jent_t *ent; /* ring: the oldest at head when full */
+  size_t cap, max, head, count;
+  map_t by_mid, by_qkey;
+  jrcpt_t *rc;
+  size_t nrc, max_rc;
+  uint32_t rc_free;
+  uint64_t *seen; /* ring of report identities */
+  size_t seen_cap, seen_max, seen_head, seen_count;
+  map_t seen_map;
+  bw_agg_mail_totals_t t;
+};
+
+/* Chain rc[from..nrc) into the free list. */
+static void rc_chain(join_t *j, size_t from) {
+  for (size_t i = j->nrc; i > from; i--) {
+    j->rc[i - 1].next = j->rc_free;
+    j->rc_free = (uint32_t)i;
+  }
+}
+
+/* Size the message-id ring (empty) and its maps for cap entries. */
+static int ent_alloc(join_t *j, size_t cap) {
+  free(j->ent);
+  free(j->by_mid.s);
+  free(j->by_qkey.s);
+  j->ent = calloc(cap, sizeof(jent_t));
+  j->cap = cap;
+  return j->ent == NULL || map_init(&j->by_mid, cap) ||
+                 map_init(&j->by_qkey, cap)
+             ? -1
+             : 0;
+}
+
+static int seen_alloc(join_t *j, size_t cap) {
+  free(j->seen);
+  free(j->seen_map.s);
+  j->seen = calloc(cap, sizeof(uint64_t));
+  j->seen_cap = cap;
+  return j->seen == NULL || map_init(&j->seen_map, cap) ? -1 : 0;
+}
+
+static int rc_alloc(join_t *j, size_t n) {
+  free(j->rc);
+  j->rc = calloc(n, sizeof(jrcpt_t));
+  j->nrc = n;
+  j->rc_free = 0;
+  return j->rc == NULL ? -1 : 0;
+}
+
+static size_t start_cap(size_t max) { return max < JOIN_START ? max : JOIN_START; }
+
+static int join_new(bw_agg_t *a) {
+  join_t *j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return -1;
+  a->join = j;
+  j->max = a->o.max_joined > 0 ? a->o.max_joined : 1;
+  j->max_rc = 2 * j->max; /* most messages have one or two recipients */
+  j->seen_max = a->o.max_seen > 0 ? a->o.max_seen : 1;
+  if (ent_alloc(j, start_cap(j->max)) || seen_alloc(j, start_cap(j->seen_max)) ||
+      rc_alloc(j, start_cap(j->max_rc)))
+    return -1;
+  rc_chain(j, 0);
+  return 0;
+}
+
+/* Double the full message-id ring (below its cap): the entries move to
+ * the front in age order, the maps are rebuilt. On allocation failure
+ * the ring stays as it is (and the oldest is evicted). */
+static int ent_grow(join_t *j) {
+  size_t cap = 2 * j->cap < j->max ? 2 * j->cap : j->max;
+  jent_t *old = j->ent;
+  size_t ocap = j->cap, ohead = j->head, n = j->count;
+  map_t om = j->by_mid, oq = j->by_qkey;
+  j->ent = NULL;
+  j->by_mid.s = j->by_qkey.s = NULL;
+  if (ent_alloc(j, cap) != 0) {
+    free(j->ent);
+    free(j->by_mid.s);
+    free(j->by_qkey.s);
+    j->ent = old;
+    j->cap = ocap;
+    j->by_mid = om;
+    j->by_qkey = oq;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    jent_t *e = &j->ent[i];
+    *e = old[(ohead + ocap - n + i) % ocap];
+    if (e->mid != 0)
+      map_put(&j->by_mid, e->mid, (uint32_t)i);
+    if (e->qkey != 0 && map_find(&oq, e->qkey) != SIZE_MAX &&
+        oq.s[map_find(&oq, e->qkey)].val == (ohead + ocap - n + i) % ocap)
+      map_put(&j->by_qkey, e->qkey, (uint32_t)i);
+  }
+  j->head = n % cap;
+  free(old);
+  free(om.s);
+  free(oq.s);
+  return 0;
+}
+
+static int seen_grow(join_t *j) {
+  size_t cap = 2 * j->seen_cap < j->seen_max ? 2 * j->seen_cap : j->seen_max;
+  uint64_t *old = j->seen;
+  map_t om = j->seen_map;
+  size_t ocap = j->seen_cap, ohead = j->seen_head, n = j->seen_count;
+  j->seen = NULL;
+  j->seen_map.s = NULL;
+  if (seen_alloc(j, cap) != 0) {
+    free(j->seen);
+    free(j->seen_map.s);
+    j->seen = old;
+    j->seen_map = om;
+    j->seen_cap = ocap;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    j->seen[i] = old[(ohead + ocap - n + i) % ocap];
+    map_put(&j->seen_map, j->seen[i], (uint32_t)i);
+  }
+  j->seen_head = n % cap;
+  free(old);
+  free(om.s);
+  return 0;
+}
+
+static int rc_grow(join_t *j) {
+  size_t n = 2 * j->nrc < j->max_rc ? 2 * j->nrc : j->max_rc;
+  jrcpt_t *nr = realloc(j->rc, n * sizeof(jrcpt_t));
+  if (nr == NULL)
+    return -1;
+  memset(nr + j->nrc, 0, (n - j->nrc) * sizeof(jrcpt_t));
+  j->rc = nr;
+  size_t from = j->nrc;
+  j->nrc = n;
+  rc_chain(j, from);
+  return 0;
+}
+
+static void join_free(join_t *j) {
+  if (j == NULL)
+    return;
+  free(j->ent);
+  free(j->rc);
+  free(j->seen);
+  free(j->by_mid.s);
+  free(j->by_qkey.s);
+  free(j->seen_map.s);
+  free(j);
+}
+
+static uint64_t mid_hash(bw_span_t id) {
+  while (id.len > 0 && (id.p[0] == '<' || id.p[0] == ' '))
+    id.p++, id.len--;
+  while (id.len > 0 && (id.p[id.len - 1] == '>' || id.p[id.len - 1] == ' '))
+    id.len--;
+  if (id.len == 0)
+    return 0;
+  uint64_t h = bw__hash_bytes(0xA4093822299F31D0ull, id.p, id.len);
+  return h ? h : 1;
+}
+
+/* The same key as the message table's. */
+static uint64_t qkey_of(const bw_event_t *ev) {
+  return msg_hash(ev, ev->queue_id);
+}
+
+static void jrcpt_release(join_t *j, uint32_t head) {
+  while (head != 0) {
+    jrcpt_t *r = &j->rc[head - 1];
+    uint32_t next = r->next;
+    r->next = j->rc_free;
+    j->rc_free = head;
+    head = next;
+  }
+}
+
+/* A new entry (the oldest evicted when full), mapped by both keys. */
+static jent_t *jent_add(join_t *j, uint64_t mid, uint64_t qkey) {
+  if (j->count == j->cap && j->cap < j->max)
+    ent_grow(j);
+  uint32_t idx = (uint32_t)j->head;
+  jent_t *e = &j->ent[idx];
+  if (j->count == j->cap) {
+    map_del_if(&j->by_mid, e->mid, idx);
+    map_del_if(&j->by_qkey, e->qkey, idx);
+    jrcpt_release(j, e->rcpts);
+    j->t.joined_evicted++;
+  } else {
+    j->count++;
+  }
+  j->head = (j->head + 1) % j->cap;
+  memset(e, 0, sizeof(*e));
+  e->mid = mid;
+  e->qkey = qkey;
+  e->sender = UINT32_MAX - 1; /* not known yet: "unknown" */
+  if (mid != 0)
+    map_put(&j->by_mid, mid, idx);
+  if (qkey != 0)
+    map_put(&j->by_qkey, qkey, idx);
+  return e;
+}
+
+static jent_t *jent_by(join_t *j, map_t *m, uint64_t k) {
+  size_t i = k != 0 ? map_find(m, k) : SIZE_MAX;
+  return i != SIZE_MAX ? &j->ent[m->s[i].val] : NULL;
+}
+
+/* Postfix cleanup "message-id=" opens an entry; qmgr "from=" names its
+ * sender; Exim's "<=" does both (id=); "removed"/"Completed" ends the
+ * queue key (Postfix recycles queue ids) while the Message-ID stays for
+ * the reports that come later. slot: the message's slot for ARRIVAL. */
+static void join_event(bw_agg_t *a, const bw_event_t *ev, size_t slot) {
+  join_t *j = a->join;
+  if (a->o.max_joined == 0)
+    return;
+  uint64_t qk = qkey_of(ev);
+  if (qk == 0)
+    return;
+  jent_t *e;
+  switch (ev->kind) {
+  case BW_KIND_MESSAGE_ID:
+    if (ev->message_id.len > 0)
+      jent_add(j, mid_hash(ev->message_id), qk);
+    return;
+  case BW_KIND_ARRIVAL:
+    e = ev->message_id.len > 0 ? jent_add(j, mid_hash(ev->message_id), qk)
+                               : jent_by(j, &j->by_qkey, qk);
+    if (e != NULL && slot != SIZE_MAX)
+      e->sender = a->msgs[slot].notification ? JOIN_NOTIFICATION
+                                             : a->msgs[slot].sender;
+    return;
+  case BW_KIND_REMOVED: {
+    size_t i = map_find(&j->by_qkey, qk);
+    if (i != SIZE_MAX) {
+      j->ent[j->by_qkey.s[i].val].qkey = 0;
+      map_del(&j->by_qkey, i);
+    }
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+/* A recipient of a joined message was sent: remember it, so a DSN for
+ * it later can turn it into a bounce. */
+static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
+                      uint32_t sender) {
+  join_t *j = a->join;
+  if (a->o.max_joined == 0)
+    return;
+  jent_t *e = jent_by(j, &j->by_qkey, qkey_of(ev));
+  if (e == NULL)
+    return;
+  if (j->rc_free == 0 && (j->nrc == j->max_rc || rc_grow(j) != 0)) {
+    j->t.rcpts_untracked++;
+    return;
+  }
+  uint32_t idx = j->rc_free;
+  jrcpt_t *r = &j->rc[idx - 1];
+  j->rc_free = r->next;
+  r->hash = addr_hash(ev->rcpt);
+  r->sent_us = ev->time_us;
+  r->rcpt_dom = rcpt_dom;
+  r->prov = provider_for(a, rcpt_dom, ev->relay);
+  r->sender = sender;
+  r->bounced = 0;
+  r->next = e->rcpts;
+  e->rcpts = idx;
+}
+
+int bw_agg_mail_seen(bw_agg_t *a, uint64_t id) {
+  join_t *j = a->join;
+  if (j == NULL || a->o.max_seen == 0)
+    return 1;
+  if (id == 0)
+    id = 1;
+  if (map_find(&j->seen_map, id) != SIZE_MAX)
+    return 0;
+  if (j->seen_count == j->seen_cap && j->seen_cap < j->seen_max)
+    seen_grow(j);
+  uint32_t idx = (uint32_t)j->seen_head;
+  if (j->seen_count == j->seen_cap) {
+    map_del_if(&j->seen_map, j->seen[idx], idx);
+    j->t.seen_evicted++;
+  } else {
+    j->seen_count++;
+  }
+  j->seen[idx] = id;
+  map_put(&j->seen_map, id, idx);
+  j->seen_head = (j->seen_head + 1) % j->seen_cap;
+  return 1;
+}
+
+int bw_agg_mail_known(const bw_agg_t *a, uint64_t id) {
+  if (a->join == NULL || a->o.max_seen == 0)
+    return 0;
+  return map_find(&a->join->seen_map, id ? id : 1) != SIZE_MAX;
+}
+
+static int64_t bucket_of(const bw_agg_t *a, int64_t t_us) {
+  int64_t secs = t_us >= 0 ? t_us / 1000000 : (t_us - 999999) / 1000000;
+  return secs >= 0 ? secs / a->o.bucket_s
+                   : (secs - a->o.bucket_s + 1) / a->o.bucket_s;
+}
+
+static void dec(uint64_t *v) {
+  if (*v > 0)
+    (*v)--;
+}
+
+static void top_dec(bw_agg_top_t *top, const uint32_t *ids, size_t n,
+                    uint32_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id && top[i].final > 0)
+      top[i].final--;
+}
+
+/* Take back the "sent" outcome of a recipient (totals, tables, its
+ * window bucket while that is still in the ring, its chart point), so
+ * that counting it as bounced next leaves it counted once. */
+static void unsend(bw_agg_t *a, uint32_t sender, const jrcpt_t *r) {
+  dec(&a->t.customer.n[BW_OUT_SENT]);
+  dec(&a->rcpt.counts[r->rcpt_dom].n[BW_OUT_SENT]);
+  dec(&a->prov.counts[r->prov].n[BW_OUT_SENT]);
+  keystat_t *k = stat_of(a, &a->sender, sender);
+  dec(&k->total.n[BW_OUT_SENT]);
+  if (k->reg_set)
+    dec(&a->reg.counts[k->reg_id].n[BW_OUT_SENT]);
+  if (sender == a->unknown_sender)
+    dec(&a->t.unknown_sender);
+  if (k->ring == NULL)
+    return;
+  top_dec(k->top_provider, k->top_provider_id, k->ntop_provider, r->prov);
+  top_dec(k->top_rcpt, k->top_rcpt_id, k->ntop_rcpt, r->rcpt_dom);
+  int64_t b = bucket_of(a, r->sent_us);
+  if (k->cur != INT64_MIN && b <= k->cur && b > k->cur - a->nbuckets) {
+    bucket_t *slot = &k->ring[((b % a->nbuckets) + a->nbuckets) % a->nbuckets];
+    if (slot->final > 0) {
+      slot->final--;
+      for (size_t w = 0; w < a->o.nwindows; w++)
+        if (b > k->cur - a->win_len[w] && k->sum[w].final > 0)
+          k->sum[w].final--;
+    }
+  }
+  if (k->s_start != INT64_MIN && b >= k->s_start) {
+    int64_t i = (b - k->s_start) / k->s_res;
+    if (i < SERIES_POINTS && k->s_final[i] > 0)
+      k->s_final[i]--;
+  }
+}
+
+/* A complaint under `sender`, counted at t_us in its windows. */
+static void complaint(bw_agg_t *a, uint32_t sender, uint32_t rcpt_dom,
+                      uint32_t prov, int64_t t_us) {
+  a->t.customer.n[BW_OUT_COMPLAINTS]++;
+  if (rcpt_dom != UINT32_MAX)
+    a->rcpt.counts[rcpt_dom].n[BW_OUT_COMPLAINTS]++;
+  if (prov != UINT32_MAX)
+    a->prov.counts[prov].n[BW_OUT_COMPLAINTS]++;
+  keystat_t *k = stat_of(a, &a->sender, sender);
+  k->total.n[BW_OUT_COMPLAINTS]++;
+  if (k->reg_set)
+    a->reg.counts[k->reg_id].n[BW_OUT_COMPLAINTS]++;
+  if (k->ring == NULL)
+    return;
+  int64_t b = bucket_of(a, t_us);
+  advance(a, k, b);
+  if (b <= k->cur - a->nbuckets || b > k->cur)
+    return; /* older than every window */
+  k->ring[((b % a->nbuckets) + a->nbuckets) % a->nbuckets].complaints++;
+  for (size_t w = 0; w < a->o.nwindows; w++) {
+    if (b <= k->cur - a->win_len[w])
+      continue;
+    k->sum[w].complaints++;
+    check_complaint(a, k, (int)w, t_us);
+  }
+}
+
+static jrcpt_t *jrcpt_find(join_t *j, const jent_t *e, uint64_t h) {
+  for (uint32_t i = e->rcpts; i != 0; i = j->rc[i - 1].next)
+    if (j->rc[i - 1].hash == h)
+      return &j->rc[i - 1];
+  return NULL;
+}
+
+bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
+                                     const char **sender_name) {
+  join_t *j = a->join;
+  jent_t *e = j != NULL ? jent_by(j, &j->by_mid, mid_hash(m->message_id))
+                        : NULL;
+  if (e != NULL && e->sender == JOIN_NOTIFICATION) {
+    /* A report about our own bounce notification: not the customer's
+     * mail, counted apart as the notifications are. */
+    if (m->kind == BW_MAIL_COMPLAINT)
+      a->t.notifications.n[BW_OUT_COMPLAINTS]++;
+    if (sender_name != NULL)
+      *sender_name = NULL;
+    return BW_MAIL_NOTIFICATION;
+  }
+  uint32_t sender = e != NULL && e->sender < a->sender.names.n
+                        ? e->sender
+                        : a->unknown_sender;
+  jrcpt_t *r = NULL;
+  if (e != NULL && m->rcpt.len > 0)
+    r = jrcpt_find(j, e, addr_hash(m->rcpt));
+  if (e != NULL && r == NULL && m->orig_rcpt.len > 0)
+    r = jrcpt_find(j, e, addr_hash(m->orig_rcpt));
+  bw_agg_mail_result_t res;
+  /* Never later than the log: a report's clock is not ours, and one
+   * bogus future Date must not carry every window past the log's end.
+   * (Nor does a report move the log's time span.) */
+  int64_t t_us = m->time_us;
+  if (a->t.last_us != INT64_MIN && t_us > a->t.last_us)
+    t_us = a->t.last_us;
+
+  if (m->kind == BW_MAIL_FAILED) {
+    if (r == NULL) {
+      res = BW_MAIL_NOT_SENT;
+    } else if (r->bounced) {
+      res = BW_MAIL_ALREADY;
+    } else {
+      /* Under the sender its delivery was counted under, so the two
+       * changes meet in the same tables. */
+      sender = r->sender;
+      r->bounced = 1;
+      unsend(a, sender, r);
+      int hard = m->verdict != NULL && m->verdict->hard;
+      outcome_prov(a, sender, r->rcpt_dom, r->prov, BW_OUT_BOUNCED, m->verdict,
+                   hard, t_us);
+      res = BW_MAIL_BOUNCED;
+    }
+    if (j != NULL)
+      (*(res == BW_MAIL_BOUNCED   ? &j->t.async_bounced
+         : res == BW_MAIL_ALREADY ? &j->t.async_already
+                                  : &j->t.async_not_sent))++;
+  } else {
+    res = BW_MAIL_JOINED_MID;
+    if (e == NULL) {
+      sender = a->unknown_sender;
+      res = BW_MAIL_UNKNOWN;
+      if (domain_of(m->fallback).len > 0) {
+        sender = sender_id(a, m->fallback);
+        if (sender != a->unknown_sender)
+          res = BW_MAIL_JOINED_DOMAIN;
+      }
+    }
+    /* Where the complaint came from: the recipient's provider (as its
+     * delivery was counted, when joined), else the reporter's. */
+    uint32_t rd = UINT32_MAX, prov = UINT32_MAX;
+    if (r != NULL) {
+      rd = r->rcpt_dom;
+      prov = r->prov;
+    } else if (domain_of(m->rcpt).len > 0) {
+      rd = rcpt_domain(a, m->rcpt);
+      prov = provider_for(a, rd, (bw_span_t){NULL, 0});
+    } else if (m->reporter.len > 0) {
+      bw_span_t h = domain_of(m->reporter);
+      if (h.len == 0)
+        h = m->reporter;
+      prov = provider_of_host(a, h.p, h.len);
+      if (prov == UINT32_MAX)
+        prov = bw__intern(&a->prov.names, "other", 5, 0);
+    }
+    complaint(a, sender, rd, prov, t_us);
+    if (j != NULL)
+      (*(res == BW_MAIL_JOINED_MID      ? &j->t.complaints_mid
+         : res == BW_MAIL_JOINED_DOMAIN ? &j->t.complaints_domain
+                                        : &j->t.complaints_unknown))++;
+  }
+  if (sender_name != NULL)
+    *sender_name = a->sender.names.names[sender];
+  return res;
+}
+
+void bw_agg_mail_totals(const bw_agg_t *a, bw_agg_mail_totals_t *t) {
+  memset(t, 0, sizeof(*t));
+  if (a->join == NULL)
+    return;
+  *t = a->join->t;
+  t->joined = a->join->count;
+  t->seen = a->join->seen_count;
+}
+
+/* The join in the state file, after the rest: its shape (caps), then
+ * the arrays as they are. */
+static void join_save(const bw_agg_t *a, void *sio) {
+  sio_t *s = sio;
+  const join_t *j = a->join;
+  uint64_t hdr[8] = {0};
+  if (j != NULL) {
+    hdr[0] = j->cap;
+    hdr[1] = j->nrc;
+    hdr[2] = j->seen_cap;
+    hdr[3] = j->head;
+    hdr[4] = j->count;
+    hdr[5] = j->rc_free;
+    hdr[6] = j->seen_head;
+    hdr[7] = j->seen_count;
+  }
+  sput(s, hdr, sizeof(hdr));
+  if (j == NULL)
+    return;
+  sput(s, &j->t, sizeof(j->t));
+  sput(s, j->ent, j->cap * sizeof(jent_t));
+  sput(s, j->rc, j->nrc * sizeof(jrcpt_t));
+  sput(s, j->seen, j->seen_cap * sizeof(uint64_t));
+  sput(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
+  sput(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
+  sput(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
+}
+
+static int join_restore(bw_agg_t *a, void *sio) {
+  sio_t *s = sio;
+  join_t *j = a->join;
+  uint64_t hdr[8];
+  sget(s, hdr, sizeof(hdr));
+  if (s->bad)
+    return -1;
+  if (j == NULL)
+    return hdr[0] == 0 ? 0 : -1; /* saved with the join, restored without */
+  /* The sizes the tables had grown to, within this aggregator's caps. */
+  if (hdr[0] == 0 || hdr[0] > j->max || hdr[1] == 0 || hdr[1] > j->max_rc ||
+      hdr[2] == 0 || hdr[2] > j->seen_max || hdr[3] >= hdr[0] ||
+      hdr[4] > hdr[0] || hdr[5] > hdr[1] || hdr[6] >= hdr[2] || hdr[7] > hdr[2])
+    return -1;
+  if (ent_alloc(j, hdr[0]) || rc_alloc(j, hdr[1]) || seen_alloc(j, hdr[2]))
+    return -1;
+  j->head = hdr[3];
+  j->count = hdr[4];
+  j->rc_free = (uint32_t)hdr[5];
+  j->seen_head = hdr[6];
+  j->seen_count = hdr[7];
+  sget(s, &j->t, sizeof(j->t));
+  sget(s, j->ent, j->cap * sizeof(jent_t));
+  sget(s, j->rc, j->nrc * sizeof(jrcpt_t));
+  sget(s, j->seen, j->seen_cap * sizeof(uint64_t));
+  sget(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
+  sget(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
+  sget(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
+  if (s->bad)
+    return -1;
+  /* Indexes read back must point inside the arrays. */
+  for (size_t i = 0; i < j->cap; i++)
+    if (j->ent[i].rcpts > j->nrc)
+      return -1;
+  for (size_t i = 0; i < j->nrc; i++)
+    if (j->rc[i].next > j->nrc || j->rc[i].rcpt_dom >= a->rcpt.names.cap + 2 ||
+        j->rc[i].prov >= a->prov.names.cap + 2 ||
+        j->rc[i].sender >= a->sender.names.cap + 2)
+      return -1;
+  const map_t *ms[3] = {&j->by_mid, &j->by_qkey, &j->seen_map};
+  size_t lim[3] = {j->cap, j->cap, j->seen_cap};
+  for (int k = 0; k < 3; k++)
+    for (size_t i = 0; i <= ms[k]->mask; i++)
+      if (ms[k]->s[i].key != 0 && ms[k]->s[i].val >= lim[k])
+        return -1;
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "bouncewatch/lines.h"
 #include "bouncewatch/replay.h"
 #include "cli.h"
+#include "maildir.h"
 #include "out_agg.h"
 #include "out_html.h"
 #include "suppress_cli.h"
@@ -29,6 +30,8 @@ enum {
   OPT_ZSTD_WINDOW_LOG,
   OPT_RULES,
   OPT_RULES_CACHE,
+  OPT_MAILDIR,
+  OPT_MAILDIR_MAX_BYTES,
   OPT_HELP
 };
 
@@ -65,6 +68,12 @@ static const bw_option_t options[] = {
      "27", 0},
     {OPT_RULES, "--rules", "DIR", "classification rules directory", NULL, 0},
     {OPT_RULES_CACHE, "--rules-cache", "DIR", "compiled-rules cache", NULL, 0},
+    {OPT_MAILDIR, "--maildir", "DIR",
+     "also read complaints (ARF) and bounce reports (DSN) from the Maildir "
+     "DIR (new/ and cur/, never modified)",
+     NULL, 0},
+    {OPT_MAILDIR_MAX_BYTES, "--maildir-max-bytes", "N",
+     "skip (and list) mails larger than this", "16777216", 0},
     BW_SUPPRESS_OPTIONS,
     {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
@@ -85,11 +94,14 @@ typedef struct {
   bw_agg_opts_t ao;
   int windows_given;
   const char *rules_dir, *rules_cache;
+  const char *maildir;
+  uint64_t maildir_max;
   const char **paths;
   size_t npaths;
   bw_suppress_cli_t sup;
   bw_agg_t *agg;
   bw_suppress_t *suppress; /* with --suppress-out only */
+  bw__maildir_t *md;       /* with --maildir only */
 } report_args_t;
 
 static int percent(const char *name, const char *val, double *out) {
@@ -189,6 +201,14 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_RULES_CACHE:
     a->rules_cache = val;
     return 0;
+  case OPT_MAILDIR:
+    a->maildir = val;
+    return 0;
+  case OPT_MAILDIR_MAX_BYTES:
+    if ((rc = bw__cli_uint_opt("report", o->name, val, 1024, 1ull << 30, &v)))
+      return rc;
+    a->maildir_max = v;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
@@ -196,6 +216,11 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     return (rc = bw__suppress_cli_option(&a->sup, "report", o, val)) == -2 ? 0
                                                                           : rc;
   }
+}
+
+static void html_maildir(FILE *f, const void *arg) {
+  const bw_agg_report_t *rep = arg;
+  bw__maildir_html(f, rep->maildir, &rep->mail);
 }
 
 static int write_html(const char *path, const bw_agg_report_t *rep,
@@ -218,7 +243,9 @@ static int write_html(const char *path, const bw_agg_report_t *rep,
                      rep->opts->bucket_s,
                      rep->opts->bounce_threshold,
                      rep->opts->complaint_threshold,
-                     rep->opts->min_volume};
+                     rep->opts->min_volume,
+                     rep->maildir != NULL ? html_maildir : NULL,
+                     rep};
   FILE *f = fopen(path, "w");
   if (f == NULL) {
     perror(path);
@@ -232,10 +259,14 @@ static int write_html(const char *path, const bw_agg_report_t *rep,
   return 0;
 }
 
+/* The reports of the Maildir go in as the log's time passes theirs, so
+ * the windows see them when a live run would have. */
 static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
   report_args_t *a = arg;
   (void)where;
+  if (a->md != NULL && ev->time_us != 0)
+    bw__maildir_feed(a->md, a->agg, ev->time_us);
   bw_agg_add(a->agg, ev, v);
   if (a->suppress != NULL)
     bw_suppress_add(a->suppress, ev, v, bw_agg_sender_of(a->agg, ev));
@@ -250,6 +281,7 @@ int bw__cmd_report(int argc, char **argv) {
   bw_rules_t *rules = NULL;
   bw_replay_t *r = NULL;
   bw_agg_t *agg = NULL;
+  bw__maildir_t *md = NULL;
   bw_agg_report_t rep;
   memset(&rep, 0, sizeof(rep));
   int rc = BW_EXIT_USAGE;
@@ -262,7 +294,7 @@ int bw__cmd_report(int argc, char **argv) {
     rc = prc < 0 ? BW_EXIT_OK : prc;
     goto done;
   }
-  if (a.npaths == 0) {
+  if (a.npaths == 0 && a.maildir == NULL) {
     fprintf(stderr, "bouncewatch report: no input files (use - for stdin)\n");
     goto done;
   }
@@ -273,6 +305,10 @@ int bw__cmd_report(int argc, char **argv) {
   char prov[4096];
   snprintf(prov, sizeof(prov), "%s/providers.tsv", dir);
   a.ao.providers_file = prov;
+  if (a.maildir != NULL) {
+    a.ao.max_joined = a.ao.max_messages * 4;
+    a.ao.max_seen = 200000;
+  }
   int e = bw_agg_new(&a.ao, &agg);
   if (e != 0) {
     fprintf(stderr, "bouncewatch report: %s (windows must be multiples of "
@@ -286,6 +322,15 @@ int bw__cmd_report(int argc, char **argv) {
     fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
     goto done;
   }
+  int md_rc = 0;
+  if (a.maildir != NULL) {
+    if ((e = bw__maildir_new(a.maildir, rules, a.maildir_max, &md)) != 0) {
+      fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
+      goto done;
+    }
+    md_rc = bw__maildir_scan(md, agg);
+  }
+  a.md = md;
   a.ro.rules = rules;
   bw_progress_t prog;
   bw__progress_init(&prog, a.paths, a.npaths);
@@ -296,19 +341,26 @@ int bw__cmd_report(int argc, char **argv) {
     goto done;
   }
   double elapsed;
-  int run = bw__cli_run(r, a.paths, a.npaths, &elapsed);
+  int run = a.npaths > 0 ? bw__cli_run(r, a.paths, a.npaths, &elapsed) : 0;
+  if (a.npaths == 0)
+    elapsed = 0;
   bw__progress_done(&prog);
+  if (md != NULL)
+    bw__maildir_feed(md, agg, INT64_MAX); /* the reports after the log */
   bw_agg_finish(agg);
 
   bw_report_in_t rin = {bw_replay_stats(r), elapsed, bw_replay_max_line(r)};
   bw__agg_report_build(&rep, agg, &a.ao, &rin);
+  rep.maildir = md;
   bw__out_init(&out, stdout);
   if (a.json)
     bw__agg_report_json(&out, &rep);
   else
     bw__agg_report_text(&out, &rep);
   bw__out_flush(&out);
-  rc = out.error ? BW_EXIT_USAGE : run == 0 ? BW_EXIT_OK : BW_EXIT_INCOMPLETE;
+  rc = out.error         ? BW_EXIT_USAGE
+       : run == 0 && md_rc == 0 ? BW_EXIT_OK
+                              : BW_EXIT_INCOMPLETE;
   if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
     rc = BW_EXIT_USAGE;
   if (a.suppress != NULL &&
@@ -317,6 +369,7 @@ int bw__cmd_report(int argc, char **argv) {
 done:
   bw__agg_report_release(&rep);
   bw_replay_free(r);
+  bw__maildir_free(md);
   bw_agg_free(agg);
   bw_suppress_free(a.suppress);
   bw_rules_free(rules);

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "follow.h"
 #include "hash.h"
+#include "maildir.h"
 #include "out_agg.h"
 #include "pipe.h"
 #include "src_journal.h"
@@ -39,6 +40,7 @@ enum {
   OPT_JOURNAL,
   OPT_JOURNAL_DIR,
   OPT_JOURNAL_FILE,
+  OPT_MAILDIR,
   OPT_HELP
 };
 
@@ -75,6 +77,10 @@ static const bw_option_t options[] = {
      "follow this journal file, e.g. one written by "
      "systemd-journal-remote",
      NULL, BW_OPT_REPEAT},
+    {OPT_MAILDIR, "--maildir", "DIR",
+     "also follow complaints (ARF) and bounce reports (DSN) arriving in the "
+     "Maildir DIR (new/ and cur/, never modified)",
+     NULL, 0},
     BW_SUPPRESS_OPTIONS,
     {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
@@ -106,6 +112,8 @@ typedef struct {
   bw_follow_t **follow;
   bw_stdin_t *in; /* "-": stdin through a pipe */
   bw_journal_t *journal;
+  const char *maildir;
+  bw__maildir_t *md; /* --maildir: reports as one more source */
   int stopping, from_start;
   int64_t started_us;
   uint64_t last_seen; /* lines + bytes at the last report */
@@ -168,6 +176,9 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     w->use_journal = 1;
     w->jfiles[w->jo.nfiles++] = val;
     return 0;
+  case OPT_MAILDIR:
+    w->maildir = val;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
@@ -176,6 +187,9 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
                                                                          : rc;
   }
 }
+
+static void lock_worker(void *wk) { bw__worker_lock(wk); }
+static void unlock_worker(void *wk) { bw__worker_unlock(wk); }
 
 static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
@@ -207,6 +221,7 @@ static void write_report(watch_t *w) {
                         w->fo.max_line};
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
+  rep.maildir = w->md;
   bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
@@ -379,7 +394,8 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
 static void report_cb(uv_timer_t *t) {
   watch_t *w = t->data;
   bw__worker_lock(&w->wk);
-  uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read;
+  uint64_t seen = w->stats.lines + w->stats.long_lines + w->stats.bytes_read +
+                  (w->md != NULL ? bw__maildir_activity(w->md) : 0);
   bw__worker_unlock(&w->wk);
   if (seen == w->last_seen)
     return;
@@ -408,6 +424,8 @@ static void stop(watch_t *w) {
    * as far as they go, as replay does at its end. */
   bw_line_ref_t end = {"watch", 0};
   bw__pipe_flush(&w->pipe, &end);
+  if (w->md != NULL)
+    bw__maildir_close(w->md); /* feeds what waits: it goes in the state */
   save_state(w);
   for (size_t i = 0; i < w->npaths; i++)
     if (w->follow[i] != NULL)
@@ -443,7 +461,10 @@ static void reload_rules(watch_t *w) {
     return;
   }
   bw_classifier_t *c = NULL;
-  if (bw_classifier_new(fresh, &c) != 0) {
+  if (bw_classifier_new(fresh, &c) != 0 ||
+      (w->md != NULL && bw__maildir_set_rules(w->md, fresh) != 0)) {
+    /* (the Maildir keeps its own classifier on failure) */
+    bw_classifier_free(c);
     bw_rules_free(fresh);
     return;
   }
@@ -654,7 +675,7 @@ int bw__cmd_watch(int argc, char **argv) {
                     "exclude each other\n");
     goto done;
   }
-  if (w->npaths == 0 && !w->use_journal) {
+  if (w->npaths == 0 && !w->use_journal && w->maildir == NULL) {
     fprintf(stderr, "bouncewatch watch: no paths to follow\n");
     goto done;
   }
@@ -666,6 +687,10 @@ int bw__cmd_watch(int argc, char **argv) {
   snprintf(prov, sizeof(prov), "%s/providers.tsv",
            bw__cli_rules_dir(w->rules_dir));
   w->ao.providers_file = prov;
+  if (w->maildir != NULL) {
+    w->ao.max_joined = w->ao.max_messages * 4;
+    w->ao.max_seen = 200000;
+  }
   if (bw_agg_new(&w->ao, &w->agg) != 0 ||
       bw_suppress_new(&w->sup.o, &w->suppress) != 0)
     goto done;
@@ -764,6 +789,21 @@ int bw__cmd_watch(int argc, char **argv) {
       bw__journal_resume(w->journal, cursor);
     bw__journal_start(w->journal);
   }
+  if (w->maildir != NULL) {
+    int mrc = bw__maildir_new(w->maildir, w->rules, 0, &w->md);
+    if (mrc == 0) {
+      /* Its callbacks run on the loop thread and feed the aggregation,
+       * which the worker feeds too: they hold the worker off. */
+      bw__maildir_set_lock(w->md, lock_worker, unlock_worker, &w->wk);
+      mrc = bw__maildir_watch(w->md, &w->loop, w->fo.poll_ms,
+                              w->fo.poll_only, w->agg, &w->stats.lines);
+    }
+    if (mrc != 0) {
+      fprintf(stderr, "bouncewatch watch: %s: cannot follow the Maildir\n",
+              w->maildir);
+      goto done; /* every handle is set up: stop() can close them */
+    }
+  }
   uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);
   for (int i = 0; i < 4; i++)
     uv_signal_start(sigs[i], signal_cb, nums[i]);
@@ -789,6 +829,7 @@ done:
   bw__worker_close(&w->wk);
   if (pipe_ok)
     bw__pipe_close(&w->pipe);
+  bw__maildir_free(w->md);
   bw_agg_free(w->agg);
   bw_suppress_free(w->suppress);
   bw_rules_free(w->rules);

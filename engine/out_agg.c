@@ -97,6 +97,8 @@ static void key_json(bw_out_t *o, const bw_agg_report_t *r,
     bw__out_json_u64(o, &g, "final", c->final);
     bw__out_json_u64(o, &g, "bounced", c->bounced);
     jd(o, &g, "bounce_rate", bw_window_rate(c));
+    bw__out_json_u64(o, &g, "complaints", c->complaints);
+    jd(o, &g, "complaint_rate", bw_window_complaint_rate(c));
     bw__out_str(o, "}");
   }
   bw__out_str(o, "]");
@@ -151,6 +153,7 @@ void bw__agg_report_build(bw_agg_report_t *r, bw_agg_t *agg,
   r->rcpt = k;
   r->nproviders = bw_agg_keys(agg, BW_AGG_PROVIDER, &k);
   r->providers = k;
+  bw_agg_mail_totals(agg, &r->mail);
 }
 
 void bw__agg_report_release(bw_agg_report_t *r) {
@@ -210,6 +213,10 @@ void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
   table_json(o, r, r->rcpt, r->nrcpt, 0);
   bw__out_json_key(o, &f, "providers");
   table_json(o, r, r->providers, r->nproviders, 0);
+  if (r->maildir != NULL) {
+    bw__out_json_key(o, &f, "maildir");
+    bw__maildir_json(o, r->maildir, &r->mail);
+  }
   bw__out_json_key(o, &f, "replay");
   bw__report_json_obj(o, r->replay);
   bw__out_str(o, "}\n");
@@ -281,19 +288,20 @@ static void tops_text(char *buf, size_t n, const bw_agg_top_t *t, size_t nt) {
 static void table_text(bw_out_t *o, const char *title, const bw_agg_key_t *k,
                        size_t n, size_t limit) {
   bw__out_printf(o, "\n%s (%zu%s)\n", title, n, n > limit ? ", top shown" : "");
-  bw__out_printf(o, "  %-32s %10s %8s %8s %8s %7s %6s %9s  %s\n", "name", "sent",
-                 "bounced", "expired", "deferred", "bounce", "hard", "complaint",
-                 "main group of failures");
+  bw__out_printf(o, "  %-32s %10s %8s %8s %8s %7s %6s %10s %9s  %s\n", "name",
+                 "sent", "bounced", "expired", "deferred", "bounce", "hard",
+                 "complaints", "complaint", "main group of failures");
   for (size_t i = 0; i < n && i < limit; i++) {
     const bw_counts_t *c = &k[i].total;
     char grp[64];
     top_group(grp, sizeof(grp), c);
-    bw__out_printf(o, "  %-32.32s %10llu %8llu %8llu %8llu %6.2f%% %5.2f%% %8.3f%%  %s\n",
+    bw__out_printf(o, "  %-32.32s %10llu %8llu %8llu %8llu %6.2f%% %5.2f%% %10llu %8.3f%%  %s\n",
                    k[i].name, (unsigned long long)c->n[BW_OUT_SENT],
                    (unsigned long long)c->n[BW_OUT_BOUNCED],
                    (unsigned long long)c->n[BW_OUT_EXPIRED],
                    (unsigned long long)c->n[BW_OUT_DEFERRED],
                    100 * bw_bounce_rate(c), 100 * bw_hard_rate(c),
+                   (unsigned long long)c->n[BW_OUT_COMPLAINTS],
                    100 * bw_complaint_rate(c), grp);
   }
 }
@@ -306,9 +314,11 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
     bw__format_time(t->last_us, t1);
   }
   bw__out_printf(o, "bouncewatch report: log time %s .. %s\n", t0, t1);
-  bw__out_printf(o, "thresholds: bounce rate >= %.2f%% with >= %llu final "
-                    "outcomes in the window; windows",
+  bw__out_printf(o, "thresholds: bounce rate >= %.2f%% (complaint rate >= "
+                    "%.2f%%) with >= %llu final outcomes in the window; "
+                    "windows",
                  100 * r->opts->bounce_threshold,
+                 100 * r->opts->complaint_threshold,
                  (unsigned long long)r->opts->min_volume);
   for (size_t w = 0; w < r->opts->nwindows; w++)
     bw__out_printf(o, " %s", window_name(r->opts->windows_s[w], wn, sizeof(wn)));
@@ -324,18 +334,24 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
     if (k->nbreaches == 0)
       continue;
     bw__out_printf(o, "  %s (registrable %s): bounce rate %.2f%% over the "
-                      "whole log, %llu final outcomes\n",
+                      "whole log, %llu final outcomes",
                    k->name, k->registrable ? k->registrable : "-",
                    100 * bw_bounce_rate(&k->total),
                    (unsigned long long)bw_final_outcomes(&k->total));
+    if (k->total.n[BW_OUT_COMPLAINTS] > 0)
+      bw__out_printf(o, "; complaint rate %.3f%% (%llu complaints)",
+                     100 * bw_complaint_rate(&k->total),
+                     (unsigned long long)k->total.n[BW_OUT_COMPLAINTS]);
+    bw__out_str(o, "\n");
     for (size_t b = 0; b < k->nbreaches; b++) {
       const bw_breach_t *br = &k->breaches[b];
       char s0[40], s1[40] = "still over at the end";
       bw__format_time(br->start_us, s0);
       if (br->end_us != 0)
         bw__format_time(br->end_us, s1);
-      bw__out_printf(o, "    over in the %s window since %s until %s "
+      bw__out_printf(o, "    %sover in the %s window since %s until %s "
                         "(peak %.2f%% of %llu)\n",
+                     br->kind == 1 ? "complaint rate " : "",
                      window_name(r->opts->windows_s[br->window], wn, sizeof(wn)),
                      s0, s1, 100 * br->peak_rate,
                      (unsigned long long)br->volume);
@@ -387,6 +403,8 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
                  (unsigned long long)t->evicted_messages,
                  (unsigned long long)t->untracked,
                  (unsigned long long)t->other_domains);
+  if (r->maildir != NULL)
+    bw__maildir_text(o, r->maildir, &r->mail);
   const bw_replay_stats_t *s = r->replay->stats;
   bw__out_printf(o, "  input: %zu file%s, %llu lines (%llu unknown), %llu "
                     "skipped (%llu over %zu bytes, %llu partial)%s\n",

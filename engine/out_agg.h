@@ -4,6 +4,7 @@
 #define BW_OUT_AGG_H
 
 #include "bouncewatch/agg.h"
+#include "maildir.h"
 #include "out.h"
 
 typedef struct {
@@ -13,6 +14,10 @@ typedef struct {
   const bw_agg_key_t *senders, *registrable, *rcpt, *providers;
   size_t nsenders, nregistrable, nrcpt, nproviders;
   const bw_report_in_t *replay;
+  /* The Maildir source (report/watch --maildir), NULL without one; its
+   * totals are gathered by bw__agg_report_build. */
+  const bw__maildir_t *maildir;
+  bw_agg_mail_totals_t mail;
 } bw_agg_report_t;
 
 /* Gather totals and the four key tables of agg into *r (the tables are

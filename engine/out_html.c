@@ -1152,6 +1152,8 @@ int bw__html_report(FILE *out, const bw_html_in_t *in) {
             in->providers, in->nproviders);
   key_table(f, in, "rcpt", "Recipient domains", "recipient domain",
             in->rcpt_domains, in->nrcpt);
+  if (in->appendix != NULL)
+    in->appendix(f, in->appendix_arg);
 
   put(f, "<footer>bouncewatch · bounce rate = (bounced + expired) / (sent + "
          "bounced + expired) · hard-bounce rate = hard / final outcomes · "

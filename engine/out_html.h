@@ -28,6 +28,10 @@ typedef struct {
   int64_t bucket_s; /* chart step when a key's series_step_s is 0 */
   double bounce_threshold, complaint_threshold; /* 0.02, 0.001 */
   uint64_t min_volume; /* final outcomes in a window before a rate counts */
+  /* Optional: writes one more <section> before the footer (the Maildir's
+   * complaints and bounces); NULL for none. */
+  void (*appendix)(FILE *f, const void *arg);
+  const void *appendix_arg;
 } bw_html_in_t;
 
 /* Write one self-contained HTML page (inline CSS and SVG, no scripts from

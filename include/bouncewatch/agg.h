@@ -32,7 +32,7 @@ typedef enum {
   BW_OUT__FINAL,  /* the three final outcomes above */
   BW_OUT_DEFERRED = BW_OUT__FINAL, /* deferral events (attempts) */
   BW_OUT_HARD,       /* bounced or expired with a hard reason */
-  BW_OUT_COMPLAINTS, /* abuse/fraud complaints (fed by the ARF issue) */
+  BW_OUT_COMPLAINTS, /* abuse/fraud complaints (bw_agg_add_mail) */
   BW_OUT__COUNT
 } bw_outcome_t;
 
@@ -126,6 +126,14 @@ typedef struct {
     double bounce_threshold;
   } domain_thresholds[64];
   size_t ndomain_thresholds;
+  /* Reports from a mailbox (bw_agg_add_mail): message-ids the log showed,
+   * remembered with their sender domain and the recipients sent, so a
+   * complaint or a DSN finds our sender; the oldest are evicted and
+   * counted. 0 = off (the default; `--maildir` turns it on). */
+  size_t max_joined;
+  /* Identities of the reports counted, so none is counted twice (also
+   * across restarts: they are in the saved state); 0 = off. */
+  size_t max_seen;
 } bw_agg_opts_t;
 
 void bw_agg_opts_default(bw_agg_opts_t *o);
@@ -183,6 +191,70 @@ typedef enum { BW_AGG_SENDER, BW_AGG_SENDER_REG, BW_AGG_RCPT, BW_AGG_PROVIDER } 
  * the next bw_agg_add() or bw_agg_free()). Returns the count (0 with *out
  * NULL on allocation failure). */
 size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t t, bw_agg_key_t **out);
+
+/* ---- reports from a mailbox: complaints and asynchronous bounces -------- */
+
+typedef enum {
+  BW_MAIL_COMPLAINT, /* an abuse or fraud complaint (ARF, JMRP) */
+  BW_MAIL_FAILED     /* a DSN or bounce with Action: failed, one recipient */
+} bw_agg_mail_kind_t;
+
+/* One report (or one recipient of a DSN), fed at its log time. Spans are
+ * the caller's and only read during the call. */
+typedef struct {
+  bw_agg_mail_kind_t kind;
+  int64_t time_us;      /* the log time to count it at */
+  bw_span_t message_id; /* the enclosed original's, without <> */
+  bw_span_t fallback;   /* "user@domain" or "@domain" naming our sender when
+                           the message-id is unknown: the original's
+                           Return-Path, From or DKIM d= */
+  bw_span_t rcpt, orig_rcpt; /* the complaining / failed recipient */
+  bw_span_t reporter;   /* a host or domain naming the provider when the
+                           recipient is absent (the report's From) */
+  const bw_verdict_t *verdict; /* FAILED: the classifier's verdict */
+} bw_agg_mail_t;
+
+typedef enum {
+  BW_MAIL_JOINED_MID,    /* complaint counted, joined by Message-ID */
+  BW_MAIL_JOINED_DOMAIN, /* complaint counted under the fallback domain */
+  BW_MAIL_UNKNOWN,       /* complaint counted under sender "unknown" */
+  BW_MAIL_BOUNCED,       /* a recipient the log showed sent is now bounced */
+  BW_MAIL_ALREADY,       /* that recipient was turned before: not again */
+  BW_MAIL_NOT_SENT,      /* no recipient the log showed sent: reported only */
+  BW_MAIL_NOTIFICATION   /* about one of our bounce notifications (from=<>):
+                            counted apart, with the notifications */
+} bw_agg_mail_result_t;
+
+/* Count one report. A complaint counts under the sender its original's
+ * Message-ID joins to (else the fallback domain, else "unknown"), at
+ * time_us in the windows (complaint rate = complaints / sent). A failed
+ * recipient that the log showed sent (joined by Message-ID and address)
+ * turns from sent into bounced, once, with the verdict's reason. *sender
+ * (may be NULL) gets the sender domain's name (valid until bw_agg_free). */
+bw_agg_mail_result_t bw_agg_add_mail(bw_agg_t *a, const bw_agg_mail_t *m,
+                                     const char **sender);
+
+/* Remember a report's identity: 1 if new, 0 if it was counted before
+ * (always 1 when max_seen is 0). */
+int bw_agg_mail_seen(bw_agg_t *a, uint64_t identity);
+/* 1 if the identity was remembered by bw_agg_mail_seen(), without adding
+ * it (0 when max_seen is 0). */
+int bw_agg_mail_known(const bw_agg_t *a, uint64_t identity);
+
+typedef struct {
+  uint64_t complaints_mid, complaints_domain, complaints_unknown;
+  uint64_t async_bounced, async_already, async_not_sent;
+  uint64_t joined;          /* message-ids remembered now */
+  uint64_t joined_evicted;  /* pushed out by the cap */
+  uint64_t rcpts_untracked; /* sent recipients not remembered (pool full) */
+  uint64_t seen;            /* report identities remembered now */
+  uint64_t seen_evicted;    /* pushed out by the cap */
+} bw_agg_mail_totals_t;
+
+void bw_agg_mail_totals(const bw_agg_t *a, bw_agg_mail_totals_t *t);
+
+/* complaints / (final - bounced) of a window, 0 without sent mail. */
+double bw_window_complaint_rate(const bw_window_counts_t *w);
 
 #ifdef __cplusplus
 }

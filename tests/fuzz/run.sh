@@ -22,7 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
-           fuzz_classify fuzz_suppress)
+           fuzz_classify fuzz_suppress fuzz_mailreport)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -44,6 +44,7 @@ fuzz_args() {
     fuzz_rules) echo "-max_len=4096 -timeout=60 -rss_limit_mb=4096" ;;
     fuzz_classify) echo "-max_len=4096 -timeout=10" ;;
     fuzz_suppress) echo "-max_len=8192 -timeout=10" ;;
+    fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
     *) die "unknown harness $1" ;;
   esac
 }
@@ -135,6 +136,10 @@ seeds() { # HARNESS DIR
       head -c 8000 "$DATA/sample.log" > "$dir/sample"
       head -c 8000 "$DATA/dec/b.log" > "$dir/b"
       split -l 8 -a 2 "$DATA/sample.log" "$dir/sample-"
+      ;;
+    fuzz_mailreport)
+      # The real reports (ARF, DSN, text bounces, a truncated one).
+      cp "$DATA"/mail/*.eml "$dir/"
       ;;
     *) die "unknown harness $h" ;;
   esac
