@@ -22,7 +22,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
-           fuzz_classify fuzz_suppress fuzz_mailreport)
+           fuzz_classify fuzz_suppress fuzz_mailreport
+           fuzz_state)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -45,6 +46,7 @@ fuzz_args() {
     fuzz_classify) echo "-max_len=4096 -timeout=10" ;;
     fuzz_suppress) echo "-max_len=8192 -timeout=10" ;;
     fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
+    fuzz_state) echo "-max_len=4096 -timeout=10" ;;
     *) die "unknown harness $1" ;;
   esac
 }
@@ -140,6 +142,16 @@ seeds() { # HARNESS DIR
     fuzz_mailreport)
       # The real reports (ARF, DSN, text bounces, a truncated one).
       cp "$DATA"/mail/*.eml "$dir/"
+      ;;
+    fuzz_state)
+      # Patches of the harness's own valid state (control byte 1): none,
+      # a flipped magic, a table size, a names count, message entries.
+      bytes 1 > "$dir/valid"
+      bytes 1 0 0 1 255 > "$dir/magic"
+      bytes 1 0 100 4 255 255 255 255 > "$dir/shape"
+      bytes 1 1 0 8 1 2 3 4 5 6 7 8 > "$dir/names"
+      bytes 1 16 0 16 255 255 255 255 255 255 255 255 1 1 1 1 1 1 1 1 > "$dir/msgs"
+      bytes 0 66 87 65 71 71 83 84 51 > "$dir/raw-magic"
       ;;
     *) die "unknown harness $h" ;;
   esac
