@@ -101,15 +101,32 @@ static int zstd_run(bw_decoder_t *d, const uint8_t *in, size_t in_len,
      * small frame that fits the output decodes without the check. Check
      * the header ourselves so the limit does not depend on block sizes. */
     int too_large = 0;
-    if (!z->in_frame) {
+    if (!z->in_frame || z->hdr_len < 4) {
       uint8_t peek[FRAME_HEADER_MAX];
       size_t n = z->hdr_len, more = in_len - before_in;
       memcpy(peek, z->hdr, n);
       if (more > FRAME_HEADER_MAX - n)
         more = FRAME_HEADER_MAX - n;
       memcpy(peek + n, in + before_in, more);
-      uint64_t w = header_window(peek, n + more);
-      too_large = w > (1ull << d->opts.zstd_window_log_max);
+      if (!z->in_frame)
+        too_large = header_window(peek, n + more) >
+                    (1ull << d->opts.zstd_window_log_max);
+      /* Frames of zstd's pre-1.0 formats (magic 0xFD2FB521..27): Debian's
+       * libzstd decodes them through its legacy decoders, which fed in
+       * pieces gave other bytes than in one call (fuzz_decode found it).
+       * Nothing writes them since 2016: refuse them. */
+      if (n + more >= 4) {
+        uint32_t m = (uint32_t)peek[0] | (uint32_t)peek[1] << 8 |
+                     (uint32_t)peek[2] << 16 | (uint32_t)peek[3] << 24;
+        if (m >= 0xFD2FB521u && m <= 0xFD2FB527u) {
+          snprintf(d->errmsg, sizeof(d->errmsg),
+                   "zstd: frame of the pre-1.0 format v0.%u, not supported "
+                   "(decompress and recompress it with a current zstd)",
+                   (unsigned)(m & 0xF));
+          rc = BW_ECORRUPT;
+          break;
+        }
+      }
     }
     size_t r = too_large ? ZSTD_error_frameParameter_windowTooLarge : 0;
     if (!too_large)
