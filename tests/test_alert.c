@@ -265,6 +265,50 @@ static void test_save_restore(void **state) {
   fx_free(&b);
 }
 
+/* A complaint (ARF) counted under the sender domain at its time. */
+static void complaint(fx_t *f, const char *dom, int64_t t) {
+  char fb[128];
+  snprintf(fb, sizeof(fb), "@%s", dom);
+  bw_agg_mail_t m;
+  memset(&m, 0, sizeof(m));
+  m.kind = BW_MAIL_COMPLAINT;
+  m.time_us = t * 1000000;
+  m.fallback.p = fb;
+  m.fallback.len = (uint32_t)strlen(fb);
+  bw__alerts_tick(f->al, f->agg, m.time_us);
+  assert_int_equal(bw_agg_add_mail(f->agg, &m, NULL), BW_MAIL_JOINED_DOMAIN);
+}
+
+/* Complaint rate = complaints / sent in the window, against 0.1 %: one
+ * complaint per 100 sent for an hour fires it (and no bounce alert);
+ * an hour and more without complaints resolves it. */
+static void test_complaints(void **state) {
+  (void)state;
+  fx_t f;
+  fx_init(&f, 0.75, NULL);
+  for (int b = 0; b < 36; b++) {
+    bucket(&f, "f.example", b, 100, 0);
+    if (b < 12)
+      complaint(&f, "f.example", T0 + (int64_t)b * 300 + 150);
+  }
+  assert_int_equal(f.ntr, 2);
+  const bw_alert_t *a = &f.tr[0].a;
+  assert_false(f.tr[0].resolved);
+  assert_int_equal(a->kind, BW_ALERT_COMPLAINT);
+  assert_string_equal(a->domain, "f.example");
+  assert_true(a->threshold > 0.00099 && a->threshold < 0.00101);
+  assert_true(a->rate >= 0.001);
+  assert_true(a->volume >= 20); /* sent messages in the window */
+  assert_true(f.tr[1].resolved);
+  assert_int_equal(f.tr[1].a.seq, a->seq);
+  assert_true(f.tr[1].a.end_us > (int64_t)(T0 + 24 * 300) * 1000000);
+  bw_alert_counts_t c;
+  bw__alerts_counts(f.al, &c);
+  assert_int_equal(c.fired, 1);
+  assert_int_equal(c.firing[1], 0);
+  fx_free(&f);
+}
+
 static void test_domain_spec(void **state) {
   (void)state;
   bw_agg_opts_t ao;
@@ -293,6 +337,7 @@ int main(void) {
       cmocka_unit_test(test_volume_and_domain_threshold),
       cmocka_unit_test(test_gap),
       cmocka_unit_test(test_save_restore),
+      cmocka_unit_test(test_complaints),
       cmocka_unit_test(test_domain_spec),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
