@@ -6,6 +6,8 @@
  * bumps its generation, and an entry counts as delivered only when a
  * POST carrying that generation got a 2xx. */
 #include <curl/curl.h>
+#include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,70 @@ static void handle_closed(uv_handle_t *h) {
   }
 }
 
+/* libcurl is loaded when the first Alertmanager sink starts, not linked:
+ * its dozens of libraries (TLS, LDAP, Kerberos...) would otherwise be
+ * mapped into every run, replay included, for a feature few runs use. */
+typedef struct {
+  CURLcode (*global_init)(long);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+  CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+  CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+  CURLMsg *(*multi_info_read)(CURLM *, int *);
+  CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_cleanup)(CURLM *);
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  void (*easy_cleanup)(CURL *);
+  const char *(*easy_strerror)(CURLcode);
+  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+  void (*slist_free_all)(struct curl_slist *);
+} curl_api_t;
+static curl_api_t C;
+
+/* 0 loaded and initialised, -1 not (said on stderr once). */
+static int load_curl(void) {
+  static int state; /* 0 not tried, 1 ready, -1 failed */
+  if (state != 0)
+    return state > 0 ? 0 : -1;
+  state = -1;
+  void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) {
+    fprintf(stderr, "bouncewatch: alertmanager: cannot load libcurl: %s\n",
+            dlerror());
+    return -1;
+  }
+  static const struct {
+    const char *name;
+    size_t off;
+  } syms[] = {
+#define SYM(f) {"curl_" #f, offsetof(curl_api_t, f)}
+      SYM(global_init),      SYM(multi_init),          SYM(multi_setopt),
+      SYM(multi_assign),     SYM(multi_socket_action), SYM(multi_info_read),
+      SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_cleanup),
+      SYM(easy_init),        SYM(easy_setopt),         SYM(easy_getinfo),
+      SYM(easy_cleanup),     SYM(easy_strerror),       SYM(slist_append),
+      SYM(slist_free_all),
+#undef SYM
+  };
+  for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+    void *f = dlsym(h, syms[i].name);
+    if (f == NULL) {
+      fprintf(stderr, "bouncewatch: alertmanager: libcurl has no %s\n",
+              syms[i].name);
+      return -1;
+    }
+    /* POSIX: a function pointer round-trips through void *. */
+    memcpy((char *)&C + syms[i].off, &f, sizeof(f));
+  }
+  if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return -1;
+  state = 1;
+  return 0;
+}
+
 /* ---- libcurl on libuv ------------------------------------------------------ */
 
 static void check_done(bw_am_t *am);
@@ -80,7 +146,7 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
   int running;
-  curl_multi_socket_action(s->am->multi, s->fd, flags, &running);
+  C.multi_socket_action(s->am->multi, s->fd, flags, &running);
   check_done(s->am);
 }
 
@@ -93,7 +159,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     if (s != NULL) {
       uv_poll_stop(&s->poll);
       uv_close((uv_handle_t *)&s->poll, handle_closed);
-      curl_multi_assign(am->multi, fd, NULL);
+      C.multi_assign(am->multi, fd, NULL);
     }
     return 0;
   }
@@ -109,7 +175,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     }
     s->poll.data = am;
     am->handles++;
-    curl_multi_assign(am->multi, fd, s);
+    C.multi_assign(am->multi, fd, s);
   }
   int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) |
            (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
@@ -120,7 +186,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 static void curl_timeout(uv_timer_t *t) {
   bw_am_t *am = t->data;
   int running;
-  curl_multi_socket_action(am->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  C.multi_socket_action(am->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done(am);
 }
 
@@ -177,35 +243,35 @@ static void send_now(bw_am_t *am) {
     free(body);
     return;
   }
-  CURL *c = curl_easy_init();
+  CURL *c = C.easy_init();
   if (c == NULL) {
     free(body);
     return;
   }
   am->body = body;
   am->errbuf[0] = '\0';
-  curl_easy_setopt(c, CURLOPT_URL, am->url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, am->body);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, am->hdrs);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, am->errbuf);
-  curl_easy_setopt(c, CURLOPT_PRIVATE, am);
+  C.easy_setopt(c, CURLOPT_URL, am->url);
+  C.easy_setopt(c, CURLOPT_POSTFIELDS, am->body);
+  C.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+  C.easy_setopt(c, CURLOPT_HTTPHEADER, am->hdrs);
+  C.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  C.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  C.easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+  C.easy_setopt(c, CURLOPT_ERRORBUFFER, am->errbuf);
+  C.easy_setopt(c, CURLOPT_PRIVATE, am);
   am->easy = c;
   am->posts++;
-  if (curl_multi_add_handle(am->multi, c) != CURLM_OK) {
+  if (C.multi_add_handle(am->multi, c) != CURLM_OK) {
     am->easy = NULL;
-    curl_easy_cleanup(c);
+    C.easy_cleanup(c);
     free(am->body);
     am->body = NULL;
   }
 }
 
 static void finished(bw_am_t *am, int ok, const char *why) {
-  curl_multi_remove_handle(am->multi, am->easy);
-  curl_easy_cleanup(am->easy);
+  C.multi_remove_handle(am->multi, am->easy);
+  C.easy_cleanup(am->easy);
   am->easy = NULL;
   free(am->body);
   am->body = NULL;
@@ -243,15 +309,15 @@ static void finished(bw_am_t *am, int ok, const char *why) {
 static void check_done(bw_am_t *am) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(am->multi, &left)) != NULL) {
+  while ((m = C.multi_info_read(am->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE || m->easy_handle != am->easy)
       continue;
     long code = 0;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+    C.easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
     char why[CURL_ERROR_SIZE + 64];
     if (m->data.result != CURLE_OK)
       snprintf(why, sizeof(why), "%s",
-               am->errbuf[0] ? am->errbuf : curl_easy_strerror(m->data.result));
+               am->errbuf[0] ? am->errbuf : C.easy_strerror(m->data.result));
     else
       snprintf(why, sizeof(why), "HTTP %ld", code);
     finished(am, m->data.result == CURLE_OK && code >= 200 && code < 300, why);
@@ -377,12 +443,8 @@ void bw__am_alert(bw_am_t *am, const bw_alert_t *a, int resolved) {
 int bw__am_new(uv_loop_t *loop, const char *url, uint64_t resend_ms,
                size_t max_alerts, bw_am_t **out) {
   *out = NULL;
-  static int curl_ready;
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      return BW_EINVAL;
-    curl_ready = 1;
-  }
+  if (load_curl() != 0)
+    return BW_EINVAL;
   bw_am_t *am = calloc(1, sizeof(*am));
   if (am == NULL)
     return BW_ENOMEM;
@@ -395,16 +457,16 @@ int bw__am_new(uv_loop_t *loop, const char *url, uint64_t resend_ms,
     ul--;
   am->e = calloc(am->cap, sizeof(entry_t));
   am->url = malloc(ul + sizeof("/api/v2/alerts"));
-  am->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-  am->multi = curl_multi_init();
+  am->hdrs = C.slist_append(NULL, "Content-Type: application/json");
+  am->multi = C.multi_init();
   if (am->e == NULL || am->url == NULL || am->hdrs == NULL || am->multi == NULL)
     goto fail;
   memcpy(am->url, url, ul);
   memcpy(am->url + ul, "/api/v2/alerts", sizeof("/api/v2/alerts"));
-  curl_multi_setopt(am->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-  curl_multi_setopt(am->multi, CURLMOPT_SOCKETDATA, am);
-  curl_multi_setopt(am->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt(am->multi, CURLMOPT_TIMERDATA, am);
+  C.multi_setopt(am->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+  C.multi_setopt(am->multi, CURLMOPT_SOCKETDATA, am);
+  C.multi_setopt(am->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  C.multi_setopt(am->multi, CURLMOPT_TIMERDATA, am);
   uv_timer_t *timers[3] = {&am->curl_timer, &am->retry_timer, &am->resend_timer};
   for (int i = 0; i < 3; i++) {
     uv_timer_init(loop, timers[i]);
@@ -419,8 +481,8 @@ int bw__am_new(uv_loop_t *loop, const char *url, uint64_t resend_ms,
   return 0;
 fail:
   if (am->multi != NULL)
-    curl_multi_cleanup(am->multi);
-  curl_slist_free_all(am->hdrs);
+    C.multi_cleanup(am->multi);
+  C.slist_free_all(am->hdrs);
   free(am->url);
   free(am->e);
   free(am);
@@ -450,15 +512,15 @@ void bw__am_close(bw_am_t *am) {
     return;
   am->closing = 1;
   if (am->easy != NULL) {
-    curl_multi_remove_handle(am->multi, am->easy); /* closes its sockets */
-    curl_easy_cleanup(am->easy);
+    C.multi_remove_handle(am->multi, am->easy); /* closes its sockets */
+    C.easy_cleanup(am->easy);
     am->easy = NULL;
   }
   free(am->body);
   am->body = NULL;
-  curl_multi_cleanup(am->multi);
+  C.multi_cleanup(am->multi);
   am->multi = NULL;
-  curl_slist_free_all(am->hdrs);
+  C.slist_free_all(am->hdrs);
   am->hdrs = NULL;
   uv_close((uv_handle_t *)&am->curl_timer, handle_closed);
   uv_close((uv_handle_t *)&am->retry_timer, handle_closed);
