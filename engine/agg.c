@@ -932,17 +932,20 @@ const char *bw_agg_sender_of(const bw_agg_t *a, const bw_event_t *ev) {
   return a->sender.names.names[sid];
 }
 
+void bw_agg_advance(bw_agg_t *a, int64_t t_us) {
+  int64_t secs = t_us / 1000000;
+  int64_t b = secs / a->o.bucket_s;
+  for (size_t i = 0; i < a->sender.names.n; i++)
+    if (a->sender.stats[i].ring != NULL)
+      advance(a, &a->sender.stats[i], b);
+}
+
 void bw_agg_finish(bw_agg_t *a) {
   /* Windows end at the last log time of the input, for every sender
    * domain: one that fell silent lets its old buckets go (and its breach
    * may close then). */
-  if (a->t.last_us != INT64_MIN) {
-    int64_t secs = a->t.last_us / 1000000;
-    int64_t b = secs / a->o.bucket_s;
-    for (size_t i = 0; i < a->sender.names.n; i++)
-      if (a->sender.stats[i].ring != NULL)
-        advance(a, &a->sender.stats[i], b);
-  }
+  if (a->t.last_us != INT64_MIN)
+    bw_agg_advance(a, a->t.last_us);
   /* Recipients still deferred: pending, not outcomes. */
   for (size_t i = 0; i <= a->msg_mask; i++)
     if (a->msgs[i].hash != 0 && a->msgs[i].pending != 0) {
@@ -988,6 +991,22 @@ static size_t top_out(bw_agg_top_t *dst, const bw_agg_top_t *src,
   return m;
 }
 
+void bw_agg_each_sender(const bw_agg_t *a, bw_agg_sender_cb cb, void *arg) {
+  bw_window_counts_t w[4];
+  for (size_t i = 0; i < a->sender.names.n; i++) {
+    const keystat_t *k = &a->sender.stats[i];
+    if (k->ring == NULL || bw_final_outcomes(&k->total) == 0)
+      continue;
+    memset(w, 0, sizeof(w));
+    for (size_t j = 0; j < a->o.nwindows; j++) {
+      w[j].final = k->sum[j].final;
+      w[j].bounced = k->sum[j].bad;
+      w[j].complaints = k->sum[j].complaints;
+    }
+    cb(arg, a->sender.names.names[i], &k->total, w);
+  }
+}
+
 size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
   table_t *t = which == BW_AGG_SENDER     ? &a->sender
                : which == BW_AGG_SENDER_REG ? &a->reg
@@ -1010,6 +1029,7 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
           0)
         continue;
       v[n].name = t->names.names[i];
+      v[n].id = (uint32_t)i;
       v[n].total = *c;
       n++;
       continue;
@@ -1021,6 +1041,7 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
       continue;
     bw_agg_key_t *o = &v[n++];
     o->name = t->names.names[i];
+    o->id = (uint32_t)i;
     o->registrable = which == BW_AGG_SENDER && k->reg_id < a->reg.names.n
                          ? a->reg.names.names[k->reg_id]
                          : NULL;

@@ -9,6 +9,7 @@
 #include "bouncewatch/error.h"
 #include "bouncewatch/lines.h"
 #include "bouncewatch/replay.h"
+#include "alert_cli.h"
 #include "cli.h"
 #include "maildir.h"
 #include "out_agg.h"
@@ -75,6 +76,7 @@ static const bw_option_t options[] = {
     {OPT_MAILDIR_MAX_BYTES, "--maildir-max-bytes", "N",
      "skip (and list) mails larger than this", "16777216", 0},
     BW_SUPPRESS_OPTIONS,
+    BW_ALERT_OPTIONS_REPORT,
     {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -102,6 +104,8 @@ typedef struct {
   bw_agg_t *agg;
   bw_suppress_t *suppress; /* with --suppress-out only */
   bw__maildir_t *md;       /* with --maildir only */
+  bw_alert_cli_t alert;
+  bw_alerts_t *alerts;
 } report_args_t;
 
 static int percent(const char *name, const char *val, double *out) {
@@ -213,6 +217,8 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
     usage(stdout);
     return -1;
   default:
+    if (o->id >= BW_OPT_ALERT_FIRST && o->id < BW_OPT_ALERT_FIRST + 100)
+      return bw__alert_cli_option(&a->alert, "report", o, val);
     return (rc = bw__suppress_cli_option(&a->sup, "report", o, val)) == -2 ? 0
                                                                           : rc;
   }
@@ -265,6 +271,9 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
   report_args_t *a = arg;
   (void)where;
+  /* Alerts look at the windows before this line and the reports up to
+   * its time are added (alert.h). */
+  bw__alerts_tick(a->alerts, a->agg, ev->time_us);
   if (a->md != NULL && ev->time_us != 0)
     bw__maildir_feed(a->md, a->agg, ev->time_us);
   bw_agg_add(a->agg, ev, v);
@@ -278,6 +287,9 @@ int bw__cmd_report(int argc, char **argv) {
   memset(&a, 0, sizeof(a));
   bw_agg_opts_default(&a.ao);
   bw__suppress_cli_init(&a.sup);
+  bw__alert_cli_init(&a.alert);
+  bw_alert_opts_t alo;
+  bw_sink_opts_t so;
   bw_rules_t *rules = NULL;
   bw_replay_t *r = NULL;
   bw_agg_t *agg = NULL;
@@ -317,6 +329,13 @@ int bw__cmd_report(int argc, char **argv) {
     goto done;
   }
   a.agg = agg;
+  if ((rc = bw__alert_cli_finish(&a.alert, "report", &a.ao, &alo, &so)) != 0)
+    goto done;
+  rc = BW_EXIT_USAGE;
+  if (bw__alerts_new(&alo, &a.ao, NULL, NULL, &a.alerts) != 0) {
+    fprintf(stderr, "bouncewatch report: alerts: out of memory\n");
+    goto done;
+  }
   if (a.sup.out != NULL &&
       (e = bw_suppress_new(&a.sup.o, &a.suppress)) != 0) {
     fprintf(stderr, "bouncewatch report: %s\n", bw_strerror(e));
@@ -348,10 +367,12 @@ int bw__cmd_report(int argc, char **argv) {
   if (md != NULL)
     bw__maildir_feed(md, agg, INT64_MAX); /* the reports after the log */
   bw_agg_finish(agg);
+  bw__alerts_finish(a.alerts, agg);
 
   bw_report_in_t rin = {bw_replay_stats(r), elapsed, bw_replay_max_line(r)};
   bw__agg_report_build(&rep, agg, &a.ao, &rin);
   rep.maildir = md;
+  rep.alerts = a.alerts;
   bw__out_init(&out, stdout);
   if (a.json)
     bw__agg_report_json(&out, &rep);
@@ -366,7 +387,11 @@ int bw__cmd_report(int argc, char **argv) {
   if (a.suppress != NULL &&
       bw__suppress_cli_write(&a.sup, a.suppress, "report") != 0)
     rc = BW_EXIT_USAGE;
+  if (a.alert.send &&
+      bw__alert_send_replay(a.alerts, &so, a.alert.timeout_ms) != 0)
+    rc = rc == BW_EXIT_OK ? BW_EXIT_INCOMPLETE : rc;
 done:
+  bw__alerts_free(a.alerts);
   bw__agg_report_release(&rep);
   bw_replay_free(r);
   bw__maildir_free(md);

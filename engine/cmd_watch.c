@@ -18,7 +18,9 @@
 #include "bouncewatch/error.h"
 #include "cli.h"
 #include "follow.h"
+#include "alert_cli.h"
 #include "hash.h"
+#include "metrics_srv.h"
 #include "maildir.h"
 #include "out_agg.h"
 #include "pipe.h"
@@ -41,6 +43,8 @@ enum {
   OPT_JOURNAL_DIR,
   OPT_JOURNAL_FILE,
   OPT_MAILDIR,
+  OPT_METRICS_LISTEN,
+  OPT_METRICS_DOMAINS,
   OPT_HELP
 };
 
@@ -82,6 +86,16 @@ static const bw_option_t options[] = {
      "Maildir DIR (new/ and cur/, never modified)",
      NULL, 0},
     BW_SUPPRESS_OPTIONS,
+    {OPT_METRICS_LISTEN, "--metrics-listen", "HOST:PORT",
+     "serve Prometheus metrics on http://HOST:PORT/metrics (e.g. "
+     "127.0.0.1:9464, or just 9464 for 127.0.0.1; port 0 picks a free one, "
+     "said on stderr)",
+     NULL, 0},
+    {OPT_METRICS_DOMAINS, "--metrics-max-domains", "N",
+     "sender domains given their own metric labels, in order of first "
+     "appearance; the rest sum under \"other\"",
+     "100", 0},
+    BW_ALERT_OPTIONS_COMMON,
     {OPT_HELP, "--help", NULL, "show this help", NULL, BW_OPT_CLI_ONLY},
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -117,6 +131,15 @@ typedef struct {
   int stopping, from_start;
   int64_t started_us;
   uint64_t last_seen; /* lines + bytes at the last report */
+  const char *metrics_listen;
+  uint64_t metrics_domains;
+  bw_metrics_srv_t *metrics;
+  uint64_t checkpoint_ms; /* uv_now() at the last state save */
+  bw_alert_cli_t alert_cli;
+  bw_alert_opts_t alo;
+  bw_sink_opts_t so;
+  bw_alerts_t *alerts; /* fed with the aggregation, under its lock */
+  bw_sinks_t *sinks;   /* the loop's; the worker hands alerts over */
 } watch_t;
 
 static void usage(FILE *fp) {
@@ -179,10 +202,20 @@ static int on_option(void *ctx, const bw_option_t *o, const char *val) {
   case OPT_MAILDIR:
     w->maildir = val;
     return 0;
+  case OPT_METRICS_LISTEN:
+    w->metrics_listen = val;
+    return 0;
+  case OPT_METRICS_DOMAINS:
+    if ((rc = bw__cli_uint_opt("watch", o->name, val, 1, 100000, &v)))
+      return rc;
+    w->metrics_domains = v;
+    return 0;
   case OPT_HELP:
     usage(stdout);
     return -1;
   default:
+    if (o->id >= BW_OPT_ALERT_FIRST && o->id < BW_OPT_ALERT_FIRST + 100)
+      return bw__alert_cli_option(&w->alert_cli, "watch", o, val);
     return (rc = bw__suppress_cli_option(&w->sup, "watch", o, val)) == -2 ? 0
                                                                          : rc;
   }
@@ -195,6 +228,8 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
                  const bw_line_ref_t *where) {
   watch_t *w = arg;
   (void)where;
+  /* Alerts look at the windows before this line is added (alert.h). */
+  bw__alerts_tick(w->alerts, w->agg, ev->time_us);
   bw_agg_add(w->agg, ev, v);
   bw_suppress_add(w->suppress, ev, v, bw_agg_sender_of(w->agg, ev));
 }
@@ -222,6 +257,7 @@ static void write_report(watch_t *w) {
   bw_agg_report_t rep;
   bw__agg_report_build(&rep, w->agg, &w->ao, &rin);
   rep.maildir = w->md;
+  rep.alerts = w->alerts;
   bw__out_init(&out, f);
   bw__agg_report_json(&out, &rep);
   bw__out_flush(&out);
@@ -297,6 +333,7 @@ static void save_state(watch_t *w) {
   ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
   ok = ok && bw_agg_save(w->agg, f) == 0;
   ok = ok && bw_suppress_save(w->suppress, f) == 0;
+  ok = ok && bw__alerts_save(w->alerts, f) == 0;
   bw__worker_unlock(&w->wk);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
@@ -304,7 +341,30 @@ static void save_state(watch_t *w) {
   if (!ok || rename(tmp, w->state_path) != 0) {
     fprintf(stderr, "bouncewatch watch: writing %s failed\n", w->state_path);
     unlink(tmp);
+    return;
   }
+  w->checkpoint_ms = uv_now(&w->loop);
+}
+
+/* The alerts' section, after the suppression list's; a state written
+ * before alerts existed ends before it (no alert firing). */
+static int restore_alerts(watch_t *w, FILE *f) {
+  int c = getc(f);
+  if (c == EOF)
+    return 0;
+  ungetc(c, f);
+  return bw__alerts_restore(w->alerts, f);
+}
+
+static void metrics_alerts(void *arg, bw_metrics_in_t *in) {
+  watch_t *w = arg;
+  static bw_alert_counts_t c;
+  bw__alerts_counts(w->alerts, &c);
+  in->alerts_on = 1;
+  in->alerts_firing = c.firing;
+  in->alerts_fired = c.fired;
+  in->alerts_resolved = c.resolved;
+  in->alert_sink_dropped = w->sinks ? bw__sinks_dropped(w->sinks) : 0;
 }
 
 /* The suppression list's section, after the aggregation's; a state
@@ -370,6 +430,7 @@ static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
   ok = ok && fread(&check, sizeof(check), 1, f) == 1 && check == h;
   ok = ok && bw_agg_restore(w->agg, f) == 0;
   ok = ok && restore_suppress(w, f) == 0;
+  ok = ok && restore_alerts(w, f) == 0;
   fclose(f);
   if (!ok) {
     free(*cursor);
@@ -436,6 +497,10 @@ static void stop(watch_t *w) {
     bw__journal_close(w->journal);
   bw_agg_finish(w->agg);
   write_report(w);
+  bw__metrics_srv_close(w->metrics);
+  w->metrics = NULL;
+  bw__sinks_close(w->sinks, 10000);
+  w->sinks = NULL;
   uv_close((uv_handle_t *)&w->report_timer, NULL);
   uv_close((uv_handle_t *)&w->sig_term, NULL);
   uv_close((uv_handle_t *)&w->sig_int, NULL);
@@ -655,6 +720,8 @@ int bw__cmd_watch(int argc, char **argv) {
   if (w == NULL)
     return BW_EXIT_USAGE;
   w->report_ms = 5000;
+  w->metrics_domains = BW_METRICS_DEFAULT_DOMAINS;
+  bw__alert_cli_init(&w->alert_cli);
   w->fo.max_line = BW_DEFAULT_MAX_LINE;
   bw__suppress_cli_init(&w->sup);
   w->paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -694,6 +761,17 @@ int bw__cmd_watch(int argc, char **argv) {
   if (bw_agg_new(&w->ao, &w->agg) != 0 ||
       bw_suppress_new(&w->sup.o, &w->suppress) != 0)
     goto done;
+  if ((rc = bw__alert_cli_finish(&w->alert_cli, "watch", &w->ao, &w->alo,
+                                 &w->so)) != 0)
+    goto done;
+  rc = BW_EXIT_USAGE;
+  /* Transitions happen on the worker (or the loop while catching up and
+   * stopping): handed to the sinks through their thread-safe inbox. */
+  if (bw__alerts_new(&w->alo, &w->ao, bw__sinks_alert_mt, NULL,
+                     &w->alerts) != 0) {
+    fprintf(stderr, "bouncewatch watch: alerts: out of memory\n");
+    goto done;
+  }
   if (bw__pipe_init(&w->pipe, w->rules, &w->stats, feed, w) != 0)
     goto done;
   pipe_ok = 1;
@@ -714,6 +792,11 @@ int bw__cmd_watch(int argc, char **argv) {
     sigs[i]->data = w;
   }
   w->started_us = (int64_t)(uv_hrtime() / 1000);
+  if (bw__sinks_new(&w->loop, &w->so, &w->sinks) != 0) {
+    fprintf(stderr, "bouncewatch watch: alerts: cannot start the sinks\n");
+    goto done;
+  }
+  bw__alerts_set_cb(w->alerts, bw__sinks_alert_mt, w->sinks);
 
   if (w->state_path == NULL) {
     const char *sd = getenv("STATE_DIRECTORY"); /* systemd StateDirectory= */
@@ -731,12 +814,21 @@ int bw__cmd_watch(int argc, char **argv) {
     /* A half-restored aggregator is not to be trusted: make it anew. */
     bw_agg_free(w->agg);
     w->agg = NULL;
+    bw__alerts_free(w->alerts);
+    w->alerts = NULL;
     memset(&w->stats, 0, sizeof(w->stats));
-    if (bw_agg_new(&w->ao, &w->agg) != 0) {
+    if (bw_agg_new(&w->ao, &w->agg) != 0 ||
+        bw__alerts_new(&w->alo, &w->ao, bw__sinks_alert_mt, w->sinks,
+                       &w->alerts) != 0) {
       free(saved);
       goto done;
     }
   }
+  /* Alerts still firing from before the restart: Alertmanager hears of
+   * them again (it forgets one not re-sent); the log and the command
+   * heard of them already. */
+  if (loaded == 1)
+    bw__alerts_each_firing(w->alerts, bw__sinks_refire, w->sinks);
   /* The archives at a first start: with --from-start, or always when a
    * state file is kept (its absence means we never ran here). A restart
    * has them counted already. */
@@ -804,6 +896,14 @@ int bw__cmd_watch(int argc, char **argv) {
       goto done; /* every handle is set up: stop() can close them */
     }
   }
+  if (w->metrics_listen != NULL) {
+    bw_metrics_src_t ms = {&w->agg, &w->ao, &w->stats, w->follow, w->npaths,
+                           w->state_path ? &w->checkpoint_ms : NULL,
+                           w->metrics_domains, metrics_alerts, w,
+                           lock_worker, unlock_worker, &w->wk};
+    if (bw__metrics_srv_start(&w->loop, w->metrics_listen, &ms, &w->metrics) != 0)
+      goto done; /* every handle is set up: stop() can close them */
+  }
   uv_timer_start(&w->report_timer, report_cb, w->report_ms, w->report_ms);
   for (int i = 0; i < 4; i++)
     uv_signal_start(sigs[i], signal_cb, nums[i]);
@@ -831,6 +931,7 @@ done:
     bw__pipe_close(&w->pipe);
   bw__maildir_free(w->md);
   bw_agg_free(w->agg);
+  bw__alerts_free(w->alerts);
   bw_suppress_free(w->suppress);
   bw_rules_free(w->rules);
   free(cursor);

@@ -8,6 +8,7 @@
 
 #include "logtime.h"
 #include "out_agg.h"
+#include "alert.h"
 
 static void jd(bw_out_t *o, int *f, const char *k, double v) {
   bw__out_json_key(o, f, k);
@@ -217,6 +218,9 @@ void bw__agg_report_json(bw_out_t *o, const bw_agg_report_t *r) {
     bw__out_json_key(o, &f, "maildir");
     bw__maildir_json(o, r->maildir, &r->mail);
   }
+
+  if (r->alerts != NULL)
+    bw__alerts_json(o, r->alerts);
   bw__out_json_key(o, &f, "replay");
   bw__report_json_obj(o, r->replay);
   bw__out_str(o, "}\n");
@@ -370,6 +374,8 @@ void bw__agg_report_text(bw_out_t *o, const bw_agg_report_t *r) {
   }
   if (over == 0)
     bw__out_str(o, "  none\n");
+  if (r->alerts != NULL)
+    bw__alerts_text(o, r->alerts);
 
   table_text(o, "sender domains", r->senders, r->nsenders, 25);
   table_text(o, "providers", r->providers, r->nproviders, 25);

@@ -7,6 +7,8 @@
 #include "maildir.h"
 #include "out.h"
 
+struct bw_alerts_s;
+
 typedef struct {
   const bw_agg_opts_t *opts;
   const bw_agg_totals_t *totals;
@@ -18,6 +20,8 @@ typedef struct {
    * totals are gathered by bw__agg_report_build. */
   const bw__maildir_t *maildir;
   bw_agg_mail_totals_t mail;
+
+  const struct bw_alerts_s *alerts; /* alert.h; NULL: no alerts section */
 } bw_agg_report_t;
 
 /* Gather totals and the four key tables of agg into *r (the tables are

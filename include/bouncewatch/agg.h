@@ -83,6 +83,9 @@ typedef struct {
 /* One aggregated key (a sender domain, recipient domain or provider). */
 typedef struct {
   const char *name;        /* "example.org", "unknown", "other" */
+  uint32_t id; /* stable within the table: order of first appearance,
+                  kept by save/restore (metrics pick their capped label
+                  set by it, so the set never changes under a counter) */
   const char *registrable; /* sender domains: libpsl's registrable domain */
   bw_counts_t total;
   /* Sender domains, per window: final outcomes in the window ending at
@@ -153,6 +156,12 @@ void bw_agg_add(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v);
  * the line names no sender. Valid until the next bw_agg_add(). For
  * consumers beside the aggregator (the suppression list's evidence). */
 const char *bw_agg_sender_of(const bw_agg_t *a, const bw_event_t *ev);
+
+/* Move every sender domain's windows to log time t_us (buckets that
+ * left let breaches close), as the next outcome of each would; calling
+ * it at any log time already reached changes no result. The alerts
+ * evaluate the windows after it at every bucket boundary. */
+void bw_agg_advance(bw_agg_t *a, int64_t t_us);
 
 /* End of input: recipients still deferred stay "pending" (reported, not
  * counted as outcomes); open breaches stay open. */
@@ -255,6 +264,14 @@ void bw_agg_mail_totals(const bw_agg_t *a, bw_agg_mail_totals_t *t);
 
 /* complaints / (final - bounced) of a window, 0 without sent mail. */
 double bw_window_complaint_rate(const bw_window_counts_t *w);
+
+/* Every sender domain with final outcomes: its name, totals and window
+ * counts, without building the report tables (the alerts look at them
+ * at every bucket boundary). Pointers are valid during the call. */
+typedef void (*bw_agg_sender_cb)(void *arg, const char *name,
+                                 const bw_counts_t *total,
+                                 const bw_window_counts_t *windows);
+void bw_agg_each_sender(const bw_agg_t *a, bw_agg_sender_cb cb, void *arg);
 
 #ifdef __cplusplus
 }
