@@ -991,6 +991,16 @@ static size_t top_out(bw_agg_top_t *dst, const bw_agg_top_t *src,
   return m;
 }
 
+size_t bw_agg_sender_providers(const bw_agg_t *a, const char *domain,
+                               bw_agg_top_t out[BW_AGG_TOP]) {
+  uint32_t id = bw__intern_find(&a->sender.names, domain, strlen(domain));
+  if (id == UINT32_MAX)
+    return 0;
+  const keystat_t *k = &a->sender.stats[id];
+  return top_out(out, k->top_provider, k->top_provider_id, k->ntop_provider,
+                 &a->prov);
+}
+
 void bw_agg_each_sender(const bw_agg_t *a, bw_agg_sender_cb cb, void *arg) {
   bw_window_counts_t w[4];
   for (size_t i = 0; i < a->sender.names.n; i++) {

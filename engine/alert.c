@@ -212,32 +212,26 @@ typedef struct {
   const bw_window_counts_t *window;
 } sender_t;
 
-/* The top providers of a domain, by bounces. Firing is rare: only then
- * are the report tables built to find them. */
+/* The top providers of a domain, by bounces. */
 static void top_providers(bw_agg_t *agg, bw_alert_t *a) {
-  bw_agg_key_t *keys = NULL;
-  size_t nk = bw_agg_keys(agg, BW_AGG_SENDER, &keys);
-  const bw_agg_key_t *k = NULL;
-  for (size_t i = 0; i < nk && k == NULL; i++)
-    if (strcmp(keys[i].name, a->domain) == 0)
-      k = &keys[i];
+  bw_agg_top_t top[BW_AGG_TOP];
+  size_t ntop = bw_agg_sender_providers(agg, a->domain, top);
   uint8_t used[BW_AGG_TOP] = {0};
-  for (uint32_t n = 0; k != NULL && n < BW_ALERT_TOP; n++) {
+  for (uint32_t n = 0; n < BW_ALERT_TOP; n++) {
     int best = -1;
-    for (size_t i = 0; i < k->ntop_provider; i++)
-      if (!used[i] && k->top_provider[i].final > 0 &&
-          (best < 0 || k->top_provider[i].bounced > k->top_provider[best].bounced))
+    for (size_t i = 0; i < ntop; i++)
+      if (!used[i] && top[i].final > 0 &&
+          (best < 0 || top[i].bounced > top[best].bounced))
         best = (int)i;
     if (best < 0)
       break;
     used[best] = 1;
     snprintf(a->providers[n].name, sizeof(a->providers[n].name), "%s",
-             k->top_provider[best].name);
-    a->providers[n].final = k->top_provider[best].final;
-    a->providers[n].bounced = k->top_provider[best].bounced;
+             top[best].name);
+    a->providers[n].final = top[best].final;
+    a->providers[n].bounced = top[best].bounced;
     a->nproviders = n + 1;
   }
-  free(keys);
 }
 
 static void fire(bw_alerts_t *al, bw_agg_t *agg, dom_t *d, const sender_t *k,

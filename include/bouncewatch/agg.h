@@ -273,6 +273,13 @@ typedef void (*bw_agg_sender_cb)(void *arg, const char *name,
                                  const bw_window_counts_t *windows);
 void bw_agg_each_sender(const bw_agg_t *a, bw_agg_sender_cb cb, void *arg);
 
+/* The top providers of one sender domain (as bw_agg_keys gives them,
+ * most final outcomes first) into out; their names belong to the
+ * aggregator. Returns how many, 0 for an unknown domain. Costs a lookup,
+ * not the whole table (alerts ask it at every firing). */
+size_t bw_agg_sender_providers(const bw_agg_t *a, const char *domain,
+                               bw_agg_top_t out[BW_AGG_TOP]);
+
 #ifdef __cplusplus
 }
 #endif
