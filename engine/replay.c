@@ -101,8 +101,11 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
     r->opts.max_line = BW_DEFAULT_MAX_LINE;
   if (r->opts.zstd_window_log_max == 0)
     r->opts.zstd_window_log_max = 27;
+  /* 128 KiB: with `report`'s tables beside it, four 512 KiB blocks
+   * pushed the .zst run past 32 MiB of RSS for no speed (bench/run.sh,
+   * 2026-11-24: within the noise of 512 KiB; 64 KiB was 10 % slower). */
   if (r->opts.block_size == 0)
-    r->opts.block_size = 512 * 1024;
+    r->opts.block_size = 128 * 1024;
   if (r->opts.blocks < 2)
     r->opts.blocks = 4;
   r->inbuf_size = 128 * 1024;

@@ -22,7 +22,7 @@ extern "C" {
 typedef struct {
   size_t max_line;              /* 0: BW_DEFAULT_MAX_LINE (64 KiB) */
   unsigned zstd_window_log_max; /* 0: 27 (128 MiB) */
-  size_t block_size;            /* 0: 512 KiB */
+  size_t block_size;            /* 0: 128 KiB */
   unsigned blocks;              /* 0: 4 blocks in flight */
   /* Rules to classify deferred, bounced and expired deliveries with;
    * NULL: no classification. Borrowed: must outlive the replay. */
