@@ -13,6 +13,10 @@
 
 typedef struct conn_s conn_t;
 
+/* Connections closed to make room stay counted until their close
+ * callbacks ran: this many more may exist for a moment. */
+#define EVICTING_MAX 64
+
 struct bw_http_s {
   uv_tcp_t listener;
   uv_loop_t *loop;
@@ -218,8 +222,23 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (status != 0 || h->closing)
     return;
   if (h->nconns >= h->o.max_connections) {
-    /* Over the cap: accept and close at once, so the backlog does not
-     * fill with clients we will not serve. */
+    /* At the cap, the oldest connection still waiting for its request
+     * (idle, or slow to send it) makes room: a flood of idle clients
+     * then only churns among themselves, and a scraper, which sends its
+     * request at once, is served. */
+    conn_t *oldest = NULL;
+    for (conn_t *x = h->conns; x != NULL; x = x->next)
+      if (!x->closing && !x->complete)
+        oldest = x; /* the list is newest first */
+    if (oldest != NULL) {
+      h->stats.evicted++;
+      conn_close(oldest);
+    }
+  }
+  if (h->nconns >= h->o.max_connections + EVICTING_MAX) {
+    /* Still over (every one is being answered, or closing): accept and
+     * close at once, so the backlog does not fill with clients we will
+     * not serve. */
     uv_tcp_t *t = malloc(sizeof(*t));
     if (t == NULL)
       return;

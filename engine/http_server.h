@@ -44,9 +44,11 @@ int bw__http_start(uv_loop_t *loop, const char *listen,
 void bw__http_close(bw_http_t *h);
 
 /* Requests answered and connections refused or cut (over a cap or the
- * deadline), for the server's own metrics and the tests. */
+ * deadline), for the server's own metrics and the tests. `evicted`:
+ * connections still without a request closed to make room for a new one
+ * at the cap. */
 typedef struct {
-  uint64_t requests, refused, timeouts, bad_requests;
+  uint64_t requests, refused, timeouts, bad_requests, evicted;
 } bw_http_stats_t;
 const bw_http_stats_t *bw__http_stats(const bw_http_t *h);
 
