@@ -23,7 +23,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
            fuzz_classify fuzz_suppress fuzz_mailreport
-           fuzz_state)
+           fuzz_state fuzz_config)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -47,6 +47,7 @@ fuzz_args() {
     fuzz_suppress) echo "-max_len=8192 -timeout=10" ;;
     fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
     fuzz_state) echo "-max_len=4096 -timeout=10" ;;
+    fuzz_config) echo "-max_len=8192 -timeout=10" ;;
     *) die "unknown harness $1" ;;
   esac
 }
@@ -142,6 +143,13 @@ seeds() { # HARNESS DIR
     fuzz_mailreport)
       # The real reports (ARF, DSN, text bounces, a truncated one).
       cp "$DATA"/mail/*.eml "$dir/"
+      ;;
+    fuzz_config)
+      # The sample configuration, and files with the problems config.sh
+      # checks (unknown keys and sections, bad flags, long lines).
+      cp "$ROOT/packaging/bouncewatch.conf.sample" "$dir/sample.conf"
+      printf 'rules = /x\n[report]\njson = yes\nwindow = 60\nwindow = 120\n[watch]\nstate = /s\npoll-only = no\n' > "$dir/good.conf"
+      printf '[report]\nbogus = 1\nhelp = yes\n[nosuch]\nx = 1\njson = maybe\nno equals sign\n' > "$dir/bad.conf"
       ;;
     fuzz_state)
       # Patches of the harness's own valid state (control byte 1): none,
