@@ -23,7 +23,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
            fuzz_classify fuzz_suppress fuzz_mailreport
-           fuzz_state fuzz_config)
+           fuzz_state fuzz_config fuzz_http)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -48,6 +48,7 @@ fuzz_args() {
     fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
     fuzz_state) echo "-max_len=4096 -timeout=10" ;;
     fuzz_config) echo "-max_len=8192 -timeout=10" ;;
+    fuzz_http) echo "-max_len=8192 -timeout=10" ;;
     *) die "unknown harness $1" ;;
   esac
 }
@@ -150,6 +151,14 @@ seeds() { # HARNESS DIR
       cp "$ROOT/packaging/bouncewatch.conf.sample" "$dir/sample.conf"
       printf 'rules = /x\n[report]\njson = yes\nwindow = 60\nwindow = 120\n[watch]\nstate = /s\npoll-only = no\n' > "$dir/good.conf"
       printf '[report]\nbogus = 1\nhelp = yes\n[nosuch]\nx = 1\njson = maybe\nno equals sign\n' > "$dir/bad.conf"
+      ;;
+    fuzz_http)
+      # First byte: the size of the client's writes; then a request.
+      printf '\005GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' > "$dir/get"
+      printf '\100GET /nope HTTP/1.0\r\n\r\n' > "$dir/404"
+      printf '\020POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc' > "$dir/post"
+      printf '\001HEAD /metrics?x=1 HTTP/1.1\r\n\r\n' > "$dir/head"
+      printf '\040garbage\r\n\r\n' > "$dir/bad"
       ;;
     fuzz_state)
       # Patches of the harness's own valid state (control byte 1): none,
