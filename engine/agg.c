@@ -14,6 +14,7 @@
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
 #include "hash.h"
+#include "sio.h"
 #include "intern.h"
 
 #define SERIES_POINTS 256
@@ -1089,31 +1090,7 @@ size_t bw_agg_keys(bw_agg_t *a, bw_agg_table_t which, bw_agg_key_t **out) {
 
 /* ---- state: save and restore ------------------------------------------- */
 
-/* A checked binary stream: every byte goes through a running hash, which
- * ends the file, so a truncated or damaged state is refused whole. */
-typedef struct {
-  FILE *f;
-  uint64_t h;
-  int bad;
-} sio_t;
-
-static void sput(sio_t *s, const void *p, size_t n) {
-  if (s->bad || n == 0)
-    return;
-  s->h = bw__hash_bytes(s->h, p, n);
-  if (fwrite(p, 1, n, s->f) != n)
-    s->bad = 1;
-}
-
-static void sget(sio_t *s, void *p, size_t n) {
-  if (s->bad || n == 0)
-    return;
-  if (fread(p, 1, n, s->f) != n) {
-    s->bad = 1;
-    return;
-  }
-  s->h = bw__hash_bytes(s->h, p, n);
-}
+/* The checked stream of sio.h. */
 
 #define STATE_MAGIC "BWAGGST3" /* 3: complaint breaches, the Maildir join */
 
@@ -1133,19 +1110,19 @@ static void shape(const bw_agg_t *a, uint64_t v[12]) {
   v[11] = SERIES_POINTS;
 }
 
-static void save_names(sio_t *s, const bw_intern_t *t) {
+static void save_names(bw__sio_t *s, const bw_intern_t *t) {
   uint64_t hdr[3] = {t->n, t->other_id, t->overflowed};
-  sput(s, hdr, sizeof(hdr));
+  bw__sio_put(s, hdr, sizeof(hdr));
   for (size_t i = 0; i < t->n; i++) {
     uint32_t len = (uint32_t)strlen(t->names[i]);
-    sput(s, &len, sizeof(len));
-    sput(s, t->names[i], len);
+    bw__sio_put(s, &len, sizeof(len));
+    bw__sio_put(s, t->names[i], len);
   }
 }
 
-static int restore_names(sio_t *s, bw_intern_t *t) {
+static int restore_names(bw__sio_t *s, bw_intern_t *t) {
   uint64_t hdr[3];
-  sget(s, hdr, sizeof(hdr));
+  bw__sio_get(s, hdr, sizeof(hdr));
   if (s->bad || hdr[0] > t->cap + 2)
     return -1;
   size_t cap = t->cap;
@@ -1155,10 +1132,10 @@ static int restore_names(sio_t *s, bw_intern_t *t) {
   char buf[4096];
   for (uint64_t i = 0; i < hdr[0]; i++) {
     uint32_t len;
-    sget(s, &len, sizeof(len));
+    bw__sio_get(s, &len, sizeof(len));
     if (s->bad || len >= sizeof(buf))
       return -1;
-    sget(s, buf, len);
+    bw__sio_get(s, buf, len);
     if (s->bad || bw__intern_restore(t, buf, len) != i)
       return -1;
   }
@@ -1168,12 +1145,12 @@ static int restore_names(sio_t *s, bw_intern_t *t) {
 }
 
 int bw_agg_save(const bw_agg_t *a, FILE *f) {
-  sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
+  bw__sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
   uint64_t sh[12];
   shape(a, sh);
-  sput(&s, STATE_MAGIC, 8);
-  sput(&s, sh, sizeof(sh));
-  sput(&s, &a->t, sizeof(a->t));
+  bw__sio_put(&s, STATE_MAGIC, 8);
+  bw__sio_put(&s, sh, sizeof(sh));
+  bw__sio_put(&s, &a->t, sizeof(a->t));
   const table_t *tabs[4] = {&a->sender, &a->reg, &a->rcpt, &a->prov};
   for (int i = 0; i < 4; i++)
     save_names(&s, &tabs[i]->names);
@@ -1183,23 +1160,23 @@ int bw_agg_save(const bw_agg_t *a, FILE *f) {
     k.ring = NULL; /* pointers are not state */
     k.breaches = NULL;
     k.s_final = k.s_bad = NULL;
-    sput(&s, has, sizeof(has));
-    sput(&s, &k, sizeof(k));
+    bw__sio_put(&s, has, sizeof(has));
+    bw__sio_put(&s, &k, sizeof(k));
     const keystat_t *o = &a->sender.stats[i];
     if (has[0])
-      sput(&s, o->ring, (size_t)a->nbuckets * sizeof(bucket_t));
+      bw__sio_put(&s, o->ring, (size_t)a->nbuckets * sizeof(bucket_t));
     if (has[1]) {
-      sput(&s, o->s_final, SERIES_POINTS * sizeof(uint32_t));
-      sput(&s, o->s_bad, SERIES_POINTS * sizeof(uint32_t));
+      bw__sio_put(&s, o->s_final, SERIES_POINTS * sizeof(uint32_t));
+      bw__sio_put(&s, o->s_bad, SERIES_POINTS * sizeof(uint32_t));
     }
-    sput(&s, o->breaches, o->nbreaches * sizeof(bw_breach_t));
+    bw__sio_put(&s, o->breaches, o->nbreaches * sizeof(bw_breach_t));
   }
   for (int i = 1; i < 4; i++)
-    sput(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
+    bw__sio_put(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
   uint64_t m[4] = {a->msg_count, a->hand, a->pend_free, a->msg_mask};
-  sput(&s, m, sizeof(m));
-  sput(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
-  sput(&s, a->pend, a->npend * sizeof(pend_t));
+  bw__sio_put(&s, m, sizeof(m));
+  bw__sio_put(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
+  bw__sio_put(&s, a->pend, a->npend * sizeof(pend_t));
   join_save(a, &s);
   uint64_t check = s.h;
   if (!s.bad && fwrite(&check, sizeof(check), 1, f) != 1)
@@ -1288,16 +1265,16 @@ static int restored_valid(bw_agg_t *a) {
 }
 
 int bw_agg_restore(bw_agg_t *a, FILE *f) {
-  sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
+  bw__sio_t s = {f, 0x5bd1e9955bd1e995ull, 0};
   char magic[8];
   uint64_t want[12], got[12];
   shape(a, want);
-  sget(&s, magic, 8);
-  sget(&s, got, sizeof(got));
+  bw__sio_get(&s, magic, 8);
+  bw__sio_get(&s, got, sizeof(got));
   if (s.bad || memcmp(magic, STATE_MAGIC, 8) != 0 ||
       memcmp(want, got, sizeof(want)) != 0)
     return BW_EPARSE; /* another version, or other caps */
-  sget(&s, &a->t, sizeof(a->t));
+  bw__sio_get(&s, &a->t, sizeof(a->t));
   table_t *tabs[4] = {&a->sender, &a->reg, &a->rcpt, &a->prov};
   for (int i = 0; i < 4; i++)
     if (restore_names(&s, &tabs[i]->names) != 0)
@@ -1313,8 +1290,8 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
   for (size_t i = 0; i < a->sender.names.n && !s.bad; i++) {
     keystat_t *k = &a->sender.stats[i];
     uint8_t has[2];
-    sget(&s, has, sizeof(has));
-    sget(&s, k, sizeof(*k));
+    bw__sio_get(&s, has, sizeof(has));
+    bw__sio_get(&s, k, sizeof(*k));
     k->ring = NULL;
     k->breaches = NULL;
     k->s_final = k->s_bad = NULL;
@@ -1324,29 +1301,29 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
       k->ring = malloc((size_t)a->nbuckets * sizeof(bucket_t));
       if (k->ring == NULL)
         return BW_ENOMEM;
-      sget(&s, k->ring, (size_t)a->nbuckets * sizeof(bucket_t));
+      bw__sio_get(&s, k->ring, (size_t)a->nbuckets * sizeof(bucket_t));
     }
     if (has[1]) {
       k->s_final = malloc(SERIES_POINTS * sizeof(uint32_t));
       k->s_bad = malloc(SERIES_POINTS * sizeof(uint32_t));
       if (k->s_final == NULL || k->s_bad == NULL)
         return BW_ENOMEM;
-      sget(&s, k->s_final, SERIES_POINTS * sizeof(uint32_t));
-      sget(&s, k->s_bad, SERIES_POINTS * sizeof(uint32_t));
+      bw__sio_get(&s, k->s_final, SERIES_POINTS * sizeof(uint32_t));
+      bw__sio_get(&s, k->s_bad, SERIES_POINTS * sizeof(uint32_t));
     }
     if (k->nbreaches > 0) {
       k->breaches = malloc(k->nbreaches * sizeof(bw_breach_t));
       if (k->breaches == NULL)
         return BW_ENOMEM;
-      sget(&s, k->breaches, k->nbreaches * sizeof(bw_breach_t));
+      bw__sio_get(&s, k->breaches, k->nbreaches * sizeof(bw_breach_t));
     }
   }
   for (int i = 1; i < 4; i++) {
     memset(tabs[i]->counts, 0, (tabs[i]->names.cap + 2) * sizeof(bw_counts_t));
-    sget(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
+    bw__sio_get(&s, tabs[i]->counts, tabs[i]->names.n * sizeof(bw_counts_t));
   }
   uint64_t m[4];
-  sget(&s, m, sizeof(m));
+  bw__sio_get(&s, m, sizeof(m));
   /* The table's size when saved: a power of two up to the largest. */
   if (s.bad || m[3] > a->msg_max_mask || ((m[3] + 1) & m[3]) != 0 || m[3] < 15)
     return BW_EPARSE;
@@ -1358,8 +1335,8 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
     a->msgs = t;
     a->msg_mask = m[3];
   }
-  sget(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
-  sget(&s, a->pend, a->npend * sizeof(pend_t));
+  bw__sio_get(&s, a->msgs, (a->msg_mask + 1) * sizeof(msg_t));
+  bw__sio_get(&s, a->pend, a->npend * sizeof(pend_t));
   if (join_restore(a, &s) != 0)
     return BW_EPARSE;
   uint64_t check = 0;
@@ -2009,7 +1986,7 @@ void bw_agg_mail_totals(const bw_agg_t *a, bw_agg_mail_totals_t *t) {
 /* The join in the state file, after the rest: its shape (caps), then
  * the arrays as they are. */
 static void join_save(const bw_agg_t *a, void *sio) {
-  sio_t *s = sio;
+  bw__sio_t *s = sio;
   const join_t *j = a->join;
   uint64_t hdr[8] = {0};
   if (j != NULL) {
@@ -2022,23 +1999,23 @@ static void join_save(const bw_agg_t *a, void *sio) {
     hdr[6] = j->seen_head;
     hdr[7] = j->seen_count;
   }
-  sput(s, hdr, sizeof(hdr));
+  bw__sio_put(s, hdr, sizeof(hdr));
   if (j == NULL)
     return;
-  sput(s, &j->t, sizeof(j->t));
-  sput(s, j->ent, j->cap * sizeof(jent_t));
-  sput(s, j->rc, j->nrc * sizeof(jrcpt_t));
-  sput(s, j->seen, j->seen_cap * sizeof(uint64_t));
-  sput(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
-  sput(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
-  sput(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
+  bw__sio_put(s, &j->t, sizeof(j->t));
+  bw__sio_put(s, j->ent, j->cap * sizeof(jent_t));
+  bw__sio_put(s, j->rc, j->nrc * sizeof(jrcpt_t));
+  bw__sio_put(s, j->seen, j->seen_cap * sizeof(uint64_t));
+  bw__sio_put(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
+  bw__sio_put(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
+  bw__sio_put(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
 }
 
 static int join_restore(bw_agg_t *a, void *sio) {
-  sio_t *s = sio;
+  bw__sio_t *s = sio;
   join_t *j = a->join;
   uint64_t hdr[8];
-  sget(s, hdr, sizeof(hdr));
+  bw__sio_get(s, hdr, sizeof(hdr));
   if (s->bad)
     return -1;
   if (j == NULL)
@@ -2055,13 +2032,13 @@ static int join_restore(bw_agg_t *a, void *sio) {
   j->rc_free = (uint32_t)hdr[5];
   j->seen_head = hdr[6];
   j->seen_count = hdr[7];
-  sget(s, &j->t, sizeof(j->t));
-  sget(s, j->ent, j->cap * sizeof(jent_t));
-  sget(s, j->rc, j->nrc * sizeof(jrcpt_t));
-  sget(s, j->seen, j->seen_cap * sizeof(uint64_t));
-  sget(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
-  sget(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
-  sget(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
+  bw__sio_get(s, &j->t, sizeof(j->t));
+  bw__sio_get(s, j->ent, j->cap * sizeof(jent_t));
+  bw__sio_get(s, j->rc, j->nrc * sizeof(jrcpt_t));
+  bw__sio_get(s, j->seen, j->seen_cap * sizeof(uint64_t));
+  bw__sio_get(s, j->by_mid.s, (j->by_mid.mask + 1) * sizeof(mslot_t));
+  bw__sio_get(s, j->by_qkey.s, (j->by_qkey.mask + 1) * sizeof(mslot_t));
+  bw__sio_get(s, j->seen_map.s, (j->seen_map.mask + 1) * sizeof(mslot_t));
   if (s->bad)
     return -1;
   /* Indexes read back must point inside the arrays. */

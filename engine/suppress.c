@@ -9,6 +9,7 @@
 #include "bouncewatch/error.h"
 #include "bouncewatch/suppress.h"
 #include "hash.h"
+#include "sio.h"
 
 #define DAY_S 86400
 #define US 1000000ll
@@ -484,51 +485,27 @@ void bw_suppress_stats(const bw_suppress_t *s, bw_suppress_stats_t *st) {
 
 /* ---- the state-file section ------------------------------------------------ */
 
-/* Every byte goes through a running hash that ends the section, so a
- * truncated or damaged section is refused whole. */
-typedef struct {
-  FILE *f;
-  uint64_t h;
-  int bad;
-} sio_t;
+/* The checked stream of sio.h. */
 
-static void sput(sio_t *s, const void *p, size_t n) {
-  if (s->bad || n == 0)
-    return;
-  s->h = bw__hash_bytes(s->h, p, n);
-  if (fwrite(p, 1, n, s->f) != n)
-    s->bad = 1;
-}
-
-static void sget(sio_t *s, void *p, size_t n) {
-  if (s->bad || n == 0)
-    return;
-  if (fread(p, 1, n, s->f) != n) {
-    s->bad = 1;
-    return;
-  }
-  s->h = bw__hash_bytes(s->h, p, n);
-}
-
-static void sput_str(sio_t *s, const char *p, uint32_t n) {
+static void sput_str(bw__sio_t *s, const char *p, uint32_t n) {
   uint32_t len = p == NULL ? UINT32_MAX : n;
-  sput(s, &len, sizeof(len));
+  bw__sio_put(s, &len, sizeof(len));
   if (p != NULL)
-    sput(s, p, n);
+    bw__sio_put(s, p, n);
 }
 
 /* A string of at most max bytes; *out NULL for an absent one. */
-static int sget_str(sio_t *s, char **out, uint32_t *outlen, uint32_t max) {
+static int sget_str(bw__sio_t *s, char **out, uint32_t *outlen, uint32_t max) {
   uint32_t len = 0;
   *out = NULL;
-  sget(s, &len, sizeof(len));
+  bw__sio_get(s, &len, sizeof(len));
   if (s->bad)
     return -1;
   if (len == UINT32_MAX)
     return 0;
   if (len > max || (*out = malloc((size_t)len + 1)) == NULL)
     return -1;
-  sget(s, *out, len);
+  bw__sio_get(s, *out, len);
   (*out)[len] = '\0';
   if (outlen != NULL)
     *outlen = len;
@@ -548,11 +525,11 @@ typedef struct {
 } rec_t;
 
 int bw_suppress_save(const bw_suppress_t *s, FILE *f) {
-  sio_t io = {f, 0x452821E638D01377ull, 0};
+  bw__sio_t io = {f, 0x452821E638D01377ull, 0};
   uint64_t hdr[3] = {s->n, sizeof(rec_t), BW_REASON__COUNT};
-  sput(&io, SUPPRESS_MAGIC, 8);
-  sput(&io, hdr, sizeof(hdr));
-  sput(&io, &s->st, sizeof(s->st));
+  bw__sio_put(&io, SUPPRESS_MAGIC, 8);
+  bw__sio_put(&io, hdr, sizeof(hdr));
+  bw__sio_put(&io, &s->st, sizeof(s->st));
   for (size_t i = 0; i < s->hi; i++) {
     const entry_t *e = &s->e[i];
     if (e->hash == 0)
@@ -571,7 +548,7 @@ int bw_suppress_save(const bw_suppress_t *s, FILE *f) {
     r.reason = e->reason;
     r.hard = e->hard;
     memcpy(r.dsn, e->dsn, sizeof(r.dsn));
-    sput(&io, &r, sizeof(r));
+    bw__sio_put(&io, &r, sizeof(r));
     sput_str(&io, e->addr, (uint32_t)strlen(e->addr));
     sput_str(&io, e->sender, e->sender ? (uint32_t)strlen(e->sender) : 0);
     sput_str(&io, e->text, e->text_len);
@@ -598,23 +575,23 @@ static void reset(bw_suppress_t *s) {
 }
 
 int bw_suppress_restore(bw_suppress_t *s, FILE *f) {
-  sio_t io = {f, 0x452821E638D01377ull, 0};
+  bw__sio_t io = {f, 0x452821E638D01377ull, 0};
   char magic[8];
   uint64_t hdr[3];
   reset(s);
-  sget(&io, magic, 8);
-  sget(&io, hdr, sizeof(hdr));
+  bw__sio_get(&io, magic, 8);
+  bw__sio_get(&io, hdr, sizeof(hdr));
   if (io.bad || memcmp(magic, SUPPRESS_MAGIC, 8) != 0 ||
       hdr[1] != sizeof(rec_t) || hdr[2] != BW_REASON__COUNT)
     goto fail;
   /* A state from a run with a bigger table keeps what fits, the rest is
    * counted as evicted (like at run time), rather than losing it all. */
-  sget(&io, &s->st, sizeof(s->st));
+  bw__sio_get(&io, &s->st, sizeof(s->st));
   for (uint64_t i = 0; i < hdr[0] && !io.bad; i++) {
     rec_t r;
     char *addr = NULL, *sender = NULL, *text = NULL;
     uint32_t alen = 0, tlen = 0;
-    sget(&io, &r, sizeof(r));
+    bw__sio_get(&io, &r, sizeof(r));
     int ok = !io.bad && sget_str(&io, &addr, &alen, BW_SUPPRESS_MAX_ADDR) == 0 &&
              addr != NULL && alen > 0 &&
              sget_str(&io, &sender, NULL, 1024) == 0 &&
