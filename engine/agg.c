@@ -315,19 +315,13 @@ static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
 
 /* ---- windows, breaches, series ----------------------------------------- */
 
-static void close_breach(keystat_t *k, int w, int64_t at_us) {
-  if (k->open[w]) {
-    k->breaches[k->open[w] - 1].end_us = at_us;
-    k->open[w] = 0;
-  }
-}
-
-static void check_breach(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
-  const bucket_t *s = &k->sum[w];
-  double rate = s->final ? (double)s->bad / (double)s->final : 0.0;
-  double limit = k->threshold > 0 ? k->threshold : a->o.bounce_threshold;
-  int over = s->final >= a->o.min_volume && rate >= limit;
-  if (over && !k->open[w]) {
+/* One window's breach of one kind, whose open breach (index + 1, 0 none)
+ * is *open: opened when `over` starts (a breach past the per-domain cap
+ * is only counted), ended when it stops, its peak rate and the volume
+ * there kept while it lasts. */
+static void track_breach(keystat_t *k, int *open, int w, int kind, int over,
+                         double rate, uint64_t volume, int64_t at_us) {
+  if (over && !*open) {
     if (k->nbreaches == MAX_BREACHES) {
       k->breaches_dropped++;
       return;
@@ -340,17 +334,27 @@ static void check_breach(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
     memset(b, 0, sizeof(*b));
     b->start_us = at_us;
     b->window = w;
-    k->open[w] = (int)k->nbreaches;
-  } else if (!over && k->open[w]) {
-    close_breach(k, w, at_us);
+    b->kind = kind;
+    *open = (int)k->nbreaches;
+  } else if (!over && *open) {
+    k->breaches[*open - 1].end_us = at_us;
+    *open = 0;
   }
-  if (k->open[w]) {
-    bw_breach_t *b = &k->breaches[k->open[w] - 1];
+  if (*open) {
+    bw_breach_t *b = &k->breaches[*open - 1];
     if (rate > b->peak_rate) {
       b->peak_rate = rate;
-      b->volume = s->final;
+      b->volume = volume;
     }
   }
+}
+
+static void check_breach(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
+  const bucket_t *s = &k->sum[w];
+  double rate = s->final ? (double)s->bad / (double)s->final : 0.0;
+  double limit = k->threshold > 0 ? k->threshold : a->o.bounce_threshold;
+  int over = s->final >= a->o.min_volume && rate >= limit;
+  track_breach(k, &k->open[w], w, 0, over, rate, s->final, at_us);
 }
 
 /* Move the ring forward to absolute bucket `b`, letting old buckets
@@ -1379,32 +1383,7 @@ static void check_complaint(bw_agg_t *a, keystat_t *k, int w, int64_t at_us) {
   double rate = sent ? (double)s->complaints / (double)sent : 0.0;
   int over = s->final >= a->o.min_volume && s->complaints > 0 &&
              rate >= a->o.complaint_threshold;
-  if (over && !k->open_c[w]) {
-    if (k->nbreaches == MAX_BREACHES) {
-      k->breaches_dropped++;
-      return;
-    }
-    bw_breach_t *nb = realloc(k->breaches, (k->nbreaches + 1) * sizeof(*nb));
-    if (nb == NULL)
-      return;
-    k->breaches = nb;
-    bw_breach_t *b = &k->breaches[k->nbreaches++];
-    memset(b, 0, sizeof(*b));
-    b->start_us = at_us;
-    b->window = w;
-    b->kind = 1;
-    k->open_c[w] = (int)k->nbreaches;
-  } else if (!over && k->open_c[w]) {
-    k->breaches[k->open_c[w] - 1].end_us = at_us;
-    k->open_c[w] = 0;
-  }
-  if (k->open_c[w]) {
-    bw_breach_t *b = &k->breaches[k->open_c[w] - 1];
-    if (rate > b->peak_rate) {
-      b->peak_rate = rate;
-      b->volume = s->final;
-    }
-  }
+  track_breach(k, &k->open_c[w], w, 1, over, rate, s->final, at_us);
 }
 
 /* A u64 -> u32 map: open addressing, linear probing, backward-shift
