@@ -71,9 +71,10 @@ static void family(FILE *f, const char *name, const char *type,
   fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{k1="v1",k2="v2"} value; k2 may be NULL. */
-static void sample_u(FILE *f, const char *name, const char *k1, const char *v1,
-                     const char *k2, const char *v2, uint64_t v) {
+/* name{k1="v1",k2="v2"} (no braces without k1; k2 may be NULL), then
+ * the caller's value. */
+static void series(FILE *f, const char *name, const char *k1, const char *v1,
+                   const char *k2, const char *v2) {
   fputs(name, f);
   if (k1 != NULL) {
     fprintf(f, "{%s=\"", k1);
@@ -84,21 +85,17 @@ static void sample_u(FILE *f, const char *name, const char *k1, const char *v1,
     }
     fputs("\"}", f);
   }
+}
+
+static void sample_u(FILE *f, const char *name, const char *k1, const char *v1,
+                     const char *k2, const char *v2, uint64_t v) {
+  series(f, name, k1, v1, k2, v2);
   fprintf(f, " %llu\n", (unsigned long long)v);
 }
 
 static void sample_d(FILE *f, const char *name, const char *k1, const char *v1,
                      const char *k2, const char *v2, double v) {
-  fputs(name, f);
-  if (k1 != NULL) {
-    fprintf(f, "{%s=\"", k1);
-    label_value(f, v1);
-    if (k2 != NULL) {
-      fprintf(f, "\",%s=\"", k2);
-      label_value(f, v2);
-    }
-    fputs("\"}", f);
-  }
+  series(f, name, k1, v1, k2, v2);
   if (isnan(v))
     fputs(" NaN\n", f);
   else
