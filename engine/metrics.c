@@ -27,8 +27,11 @@ const char *bw__metrics_duration(int64_t s, char *buf, size_t n) {
 /* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
   unsigned c = p[0];
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                             : (c & 0xF8) == 0xF0 ? 4 : 0;
+  size_t len = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
   if (len == 0 || len > n || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4))
     return 0;
   for (size_t i = 1; i < len; i++)
@@ -93,6 +96,13 @@ static void sample_u(FILE *f, const char *name, const char *k1, const char *v1,
   fprintf(f, " %llu\n", (unsigned long long)v);
 }
 
+/* A family of one series without labels: its HELP, TYPE and value. */
+static void one_u(FILE *f, const char *name, const char *type, const char *help,
+                  uint64_t v) {
+  family(f, name, type, help);
+  sample_u(f, name, NULL, NULL, NULL, NULL, v);
+}
+
 static void sample_d(FILE *f, const char *name, const char *k1, const char *v1,
                      const char *k2, const char *v2, double v) {
   series(f, name, k1, v1, k2, v2);
@@ -136,8 +146,9 @@ static void senders_families(FILE *f, const bw_metrics_in_t *in,
     for (size_t k = 0; k < NOUTCOMES; k++)
       sample_u(f, "bouncewatch_outcomes_total", "sender_domain", s[i].name,
                "outcome", outcomes[k].name, s[i].c.n[outcomes[k].o]);
-  family(f, "bouncewatch_hard_bounces_total", "counter",
-         "Bounced or expired recipients with a hard reason, per sender domain.");
+  family(
+      f, "bouncewatch_hard_bounces_total", "counter",
+      "Bounced or expired recipients with a hard reason, per sender domain.");
   for (size_t i = 0; i < n; i++)
     sample_u(f, "bouncewatch_hard_bounces_total", "sender_domain", s[i].name,
              NULL, NULL, s[i].c.n[BW_OUT_HARD]);
@@ -171,14 +182,20 @@ static void senders_families(FILE *f, const bw_metrics_in_t *in,
     int what;
   } wf[] = {
       {"bouncewatch_window_final_outcomes",
-       "Final outcomes in the window of log time ending at the last line read.", 0},
+       "Final outcomes in the window of log time ending at the last line read.",
+       0},
       {"bouncewatch_window_failed_outcomes",
        "Bounced and expired recipients in the window of log time.", 1},
-      {"bouncewatch_window_complaints", "Complaints in the window of log time.", 2},
+      {"bouncewatch_window_complaints", "Complaints in the window of log time.",
+       2},
       {"bouncewatch_window_bounce_ratio",
-       "Bounce rate (failed / final outcomes) over the window, 0..1; 0 without volume.", 3},
+       "Bounce rate (failed / final outcomes) over the window, 0..1; 0 without "
+       "volume.",
+       3},
       {"bouncewatch_window_complaint_ratio",
-       "Complaint rate (complaints / sent) over the window, 0..1; 0 without volume.", 4},
+       "Complaint rate (complaints / sent) over the window, 0..1; 0 without "
+       "volume.",
+       4},
   };
   for (size_t m = 0; m < sizeof(wf) / sizeof(wf[0]); m++) {
     family(f, wf[m].name, "gauge", wf[m].help);
@@ -205,13 +222,11 @@ static void senders_families(FILE *f, const bw_metrics_in_t *in,
 static void own_families(FILE *f, const bw_metrics_in_t *in,
                          const bw_agg_totals_t *t, size_t folded) {
   const bw_replay_stats_t *st = in->stats;
-  family(f, "bouncewatch_read_bytes_total", "counter",
-         "Bytes read from the log files (compressed size for archives).");
-  sample_u(f, "bouncewatch_read_bytes_total", NULL, NULL, NULL, NULL, st->bytes_read);
-  family(f, "bouncewatch_decoded_bytes_total", "counter",
-         "Bytes after decompression.");
-  sample_u(f, "bouncewatch_decoded_bytes_total", NULL, NULL, NULL, NULL,
-           st->bytes_decoded);
+  one_u(f, "bouncewatch_read_bytes_total", "counter",
+        "Bytes read from the log files (compressed size for archives).",
+        st->bytes_read);
+  one_u(f, "bouncewatch_decoded_bytes_total", "counter",
+        "Bytes after decompression.", st->bytes_decoded);
   family(f, "bouncewatch_lines_total", "counter",
          "Lines parsed, by kind (kind=\"unknown\": no prefix recognised).");
   for (int k = 0; k < BW_KIND__COUNT; k++)
@@ -229,44 +244,37 @@ static void own_families(FILE *f, const bw_metrics_in_t *in,
   for (int k = 0; k < BW_STATUS__COUNT; k++)
     sample_u(f, "bouncewatch_deliveries_total", "status",
              bw_status_name((bw_status_t)k), NULL, NULL, st->by_status[k]);
-  family(f, "bouncewatch_decode_errors_total", "counter",
-         "Files that could not be read to their end (corrupt, truncated or "
-         "refused format).");
-  sample_u(f, "bouncewatch_decode_errors_total", NULL, NULL, NULL, NULL,
-           st->files_failed);
-  family(f, "bouncewatch_messages_total", "counter", "Messages seen arriving.");
-  sample_u(f, "bouncewatch_messages_total", NULL, NULL, NULL, NULL, t->messages);
-  family(f, "bouncewatch_evicted_messages_total", "counter",
-         "Messages in flight pushed out of the full join table.");
-  sample_u(f, "bouncewatch_evicted_messages_total", NULL, NULL, NULL, NULL,
-           t->evicted_messages);
-  family(f, "bouncewatch_untracked_deferrals_total", "counter",
-         "Deferred recipients not tracked because the pending pool was full.");
-  sample_u(f, "bouncewatch_untracked_deferrals_total", NULL, NULL, NULL, NULL,
-           t->untracked);
-  family(f, "bouncewatch_other_domain_outcomes_total", "counter",
-         "Outcomes counted under \"other\" because a domain table was full.");
-  sample_u(f, "bouncewatch_other_domain_outcomes_total", NULL, NULL, NULL, NULL,
-           t->other_domains);
-  family(f, "bouncewatch_notification_outcomes_total", "counter",
-         "Final outcomes of bounce notifications (null sender), counted apart.");
+  one_u(f, "bouncewatch_decode_errors_total", "counter",
+        "Files that could not be read to their end (corrupt, truncated or "
+        "refused format).",
+        st->files_failed);
+  one_u(f, "bouncewatch_messages_total", "counter", "Messages seen arriving.",
+        t->messages);
+  one_u(f, "bouncewatch_evicted_messages_total", "counter",
+        "Messages in flight pushed out of the full join table.",
+        t->evicted_messages);
+  one_u(f, "bouncewatch_untracked_deferrals_total", "counter",
+        "Deferred recipients not tracked because the pending pool was full.",
+        t->untracked);
+  one_u(f, "bouncewatch_other_domain_outcomes_total", "counter",
+        "Outcomes counted under \"other\" because a domain table was full.",
+        t->other_domains);
+  family(
+      f, "bouncewatch_notification_outcomes_total", "counter",
+      "Final outcomes of bounce notifications (null sender), counted apart.");
   for (size_t k = 0; k < 3; k++)
     sample_u(f, "bouncewatch_notification_outcomes_total", "outcome",
              outcomes[k].name, NULL, NULL, t->notifications.n[outcomes[k].o]);
-  family(f, "bouncewatch_probes_total", "counter",
-         "Address-verification probes, counted apart.");
-  sample_u(f, "bouncewatch_probes_total", NULL, NULL, NULL, NULL, t->probes);
-  family(f, "bouncewatch_rotations_total", "counter",
-         "Log rotations followed since this process started.");
-  sample_u(f, "bouncewatch_rotations_total", NULL, NULL, NULL, NULL, in->rotations);
-  family(f, "bouncewatch_truncations_total", "counter",
-         "Log truncations (copytruncate) followed since this process started.");
-  sample_u(f, "bouncewatch_truncations_total", NULL, NULL, NULL, NULL,
-           in->truncations);
-  family(f, "bouncewatch_reopen_errors_total", "counter",
-         "Failures to open a followed path since this process started.");
-  sample_u(f, "bouncewatch_reopen_errors_total", NULL, NULL, NULL, NULL,
-           in->reopen_errors);
+  one_u(f, "bouncewatch_probes_total", "counter",
+        "Address-verification probes, counted apart.", t->probes);
+  one_u(f, "bouncewatch_rotations_total", "counter",
+        "Log rotations followed since this process started.", in->rotations);
+  one_u(f, "bouncewatch_truncations_total", "counter",
+        "Log truncations (copytruncate) followed since this process started.",
+        in->truncations);
+  one_u(f, "bouncewatch_reopen_errors_total", "counter",
+        "Failures to open a followed path since this process started.",
+        in->reopen_errors);
   if (in->checkpoint_age_s >= 0) {
     family(f, "bouncewatch_checkpoint_age_seconds", "gauge",
            "Seconds since the state file was last written.");
@@ -274,17 +282,18 @@ static void own_families(FILE *f, const bw_metrics_in_t *in,
              in->checkpoint_age_s);
   }
   family(f, "bouncewatch_loop_lag_seconds", "gauge",
-         "How late the event loop ran its last 1 s tick (a busy or blocked loop).");
+         "How late the event loop ran its last 1 s tick (a busy or blocked "
+         "loop).");
   sample_d(f, "bouncewatch_loop_lag_seconds", NULL, NULL, NULL, NULL,
            in->loop_lag_s);
   family(f, "bouncewatch_last_log_time_seconds", "gauge",
          "Log time of the newest line read (Unix seconds); 0 before any.");
   sample_d(f, "bouncewatch_last_log_time_seconds", NULL, NULL, NULL, NULL,
            t->last_us > 0 ? (double)t->last_us / 1e6 : 0.0);
-  family(f, "bouncewatch_folded_sender_domains", "gauge",
-         "Sender domains beyond the metrics label cap, summed under "
-         "sender_domain=\"other\".");
-  sample_u(f, "bouncewatch_folded_sender_domains", NULL, NULL, NULL, NULL, folded);
+  one_u(f, "bouncewatch_folded_sender_domains", "gauge",
+        "Sender domains beyond the metrics label cap, summed under "
+        "sender_domain=\"other\".",
+        folded);
   if (in->alerts_on) {
     family(f, "bouncewatch_alerts_firing", "gauge",
            "Alerts firing now (per sender domain, window and kind), by kind.");
@@ -328,7 +337,8 @@ int bw__metrics_render(const bw_metrics_in_t *in, char **out, size_t *len) {
   other.name = "other";
   int have_other = 0;
   for (size_t i = 0; i < nk; i++) {
-    int fold = keys[i].id >= in->max_domains || strcmp(keys[i].name, "other") == 0;
+    int fold =
+        keys[i].id >= in->max_domains || strcmp(keys[i].name, "other") == 0;
     sender_t *d = fold ? &other : &s[n++];
     if (fold) {
       have_other = 1;
