@@ -5,7 +5,10 @@
 # as logrotate's delaycompress does) and the rules reloaded by SIGHUP now
 # and then. Samples the watcher's RSS and open descriptors every 10 s, and
 # at the end compares its totals with one `bouncewatch report` over all
-# the pieces. Prints a Markdown summary; exits 1 if the totals differ.
+# the pieces. Every long-running feature is on: /metrics is scraped at
+# each sample, the suppression list is written at each checkpoint and
+# alerts run a program. Prints a Markdown summary; exits 1 if the totals
+# differ or a scrape fails.
 #
 # Environment: BW (build/bouncewatch), FEEDER (build/bench/bw_feeder),
 # GEN (build/bench/bw_gen_logs), RATE (20000), SOAK_SECONDS (1800),
@@ -26,12 +29,23 @@ export BW_RULES_CACHE="$DIR/cache"
 "$GEN" --seed 5 --messages 200000 --truth "$DIR/truth.json" > "$DIR/src.log"
 : > "$DIR/live.log"
 "$BW" watch --state "$DIR/state" --report-json "$DIR/r.json" --report-interval 2000 \
+  --metrics-listen 127.0.0.1:0 --suppress-out "$DIR/suppress.map" \
+  --alert-exec /bin/sh --alert-arg -c --alert-arg "cat >> '$DIR/alerts.jsonl'" \
   "$DIR/live.log" 2> "$DIR/watch.err" &
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
 while [ ! -s "$DIR/r.json" ]; do sleep 0.05; done
+ADDR=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$DIR/watch.err")
+[ -n "$ADDR" ] || { echo "soak: no metrics address in $DIR/watch.err" >&2; exit 1; }
+scrapes=0
+bad_scrapes=0
 
 sample() { # seconds-since-start rss-kib fds
+  if curl -sf --max-time 5 "http://$ADDR/metrics" > "$DIR/metrics.txt"; then
+    scrapes=$((scrapes + 1))
+  else
+    bad_scrapes=$((bad_scrapes + 1))
+  fi
   printf '%s %s %s\n' "$1" "$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")" \
     "$(ls "/proc/$PID/fd" | wc -l)" >> "$DIR/samples"
 }
@@ -85,8 +99,11 @@ pick='[.replay.lines, .totals.sent, .totals.bounced, .totals.expired, .totals.de
 live=$(jq -c "$pick" "$DIR/r.json")
 replay=$(jq -c "$pick" "$DIR/replay.json")
 rotations=$(grep -c 'rotated\|has been replaced\|has gone' "$DIR/watch.err" || true)
+alerts=$(wc -l < "$DIR/alerts.jsonl" 2> /dev/null || echo 0)
+suppressed=$(grep -vc '^#' "$DIR/suppress.map" 2> /dev/null || echo 0)
 
 awk -v rate="$RATE" -v total="$TOTAL" -v written="$want" -v pieces="$piece" -v hups="$hups" \
+    -v scrapes="$scrapes" -v bad="$bad_scrapes" -v alerts="$alerts" -v supp="$suppressed" \
     -v rot="$rotations" -v live="$live" -v replay="$replay" '
   { t[NR] = $1; rss[NR] = $2; fd[NR] = $3
     if (NR == 1 || $2 > maxr) maxr = $2; if (NR == 1 || $2 < minr) minr = $2
@@ -94,10 +111,10 @@ awk -v rate="$RATE" -v total="$TOTAL" -v written="$want" -v pieces="$piece" -v h
   END {
     # RSS after the first tenth of the run against the end: growth, if any.
     k = int(NR / 10) + 1
-    printf "| fed | lines | rotations (said by watch) | SIGHUP reloads | RSS at %d s / end / min-max | open fds min-max | live totals = replay |\n", t[k]
-    printf "|---|--:|--:|--:|---|---|---|\n"
-    printf "| %d lines/s for %d s | %d | %d (%d) | %d | %.1f / %.1f / %.1f-%.1f MiB | %d-%d | %s |\n",
-      rate, total, written, pieces, rot, hups, rss[k] / 1024, rss[NR] / 1024, minr / 1024, maxr / 1024,
+    printf "| fed | lines | rotations (said by watch) | SIGHUP reloads | scrapes ok / failed | alert runs | suppressed | RSS at %d s / end / min-max | open fds min-max | live totals = replay |\n", t[k]
+    printf "|---|--:|--:|--:|--:|--:|--:|---|---|---|\n"
+    printf "| %d lines/s for %d s | %d | %d (%d) | %d | %d / %d | %d | %d | %.1f / %.1f / %.1f-%.1f MiB | %d-%d | %s |\n",
+      rate, total, written, pieces, rot, hups, scrapes, bad, alerts, supp, rss[k] / 1024, rss[NR] / 1024, minr / 1024, maxr / 1024,
       minf, maxf, (live == replay ? "yes " live : "**no**: live " live " replay " replay)
   }' "$DIR/samples"
-[ "$live" = "$replay" ]
+[ "$live" = "$replay" ] && [ "$bad_scrapes" = 0 ]

@@ -10,6 +10,9 @@
 #   run.sh --stats [WORK_DIR]         Markdown table of a (finished or
 #                                     running) long run, from its logs
 #   run.sh --ctest H BINARY SECONDS WORK   short run of one harness (ctest)
+#   run.sh --one H BINARY SECONDS WORK     long run of one harness in the
+#                                     foreground (fork mode), continuing
+#                                     WORK/H/corpus; prints its CPU time
 #   run.sh --regressions H BINARY     every input in regressions/H once
 #   run.sh --seeds H DIR              write H's seed corpus into DIR
 #
@@ -252,6 +255,22 @@ long_run() { # HOURS BUILD_DIR
   note "progress: $0 --stats $work   (final table: $work/stats.md)"
 }
 
+one_run() { # HARNESS BINARY SECONDS WORK
+  local h=$1 bin=$2 secs=$3 work=$4
+  mkdir -p "$work/$h/corpus" "$work/$h/artifacts"
+  [[ -d $work/$h/seeds ]] || seeds "$h" "$work/$h/seeds"
+  # The CPU time (user + system, fork-mode children included) is what a
+  # "CPU-hour" means; the wall time of a niced run on a shared machine
+  # is longer. GNU time appends it to the log.
+  # shellcheck disable=SC2046
+  env $(fuzz_env "$h") /usr/bin/time -a -o "$work/$h/cpu" -f "cpu %U %S wall %e" \
+    "$bin" $(fuzz_args "$h") -max_total_time="$secs" \
+    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    -artifact_prefix="$work/$h/artifacts/" \
+    "$work/$h/corpus" "$work/$h/seeds" >> "$work/$h/log" 2>&1 || true
+  tail -n 1 "$work/$h/cpu"
+}
+
 stats() { # WORK_DIR
   local work=${1:-${FUZZ_WORK:-/tmp/bw-fuzz}} h log
   printf '| harness | executions | exec/s | coverage (cov) | features (ft) | corpus | crashes, leaks, timeouts |\n'
@@ -284,6 +303,7 @@ stats() { # WORK_DIR
 
 case ${1:-} in
   --ctest) (($# == 5)) || die "usage: --ctest H BINARY SECONDS WORK"; ctest_run "$2" "$3" "$4" "$5" ;;
+  --one) (($# == 5)) || die "usage: --one H BINARY SECONDS WORK"; one_run "$2" "$3" "$4" "$5" ;;
   --regressions) (($# == 3)) || die "usage: --regressions H BINARY"; regressions "$2" "$3" ;;
   --seeds) (($# == 3)) || die "usage: --seeds H DIR"; seeds "$2" "$3" ;;
   --stats) stats "${2:-}" ;;
