@@ -393,6 +393,15 @@ static void evaluate_at(bw_alerts_t *al, bw_agg_t *agg, int64_t b) {
 void bw__alerts_tick(bw_alerts_t *al, bw_agg_t *agg, int64_t t_us) {
   if (t_us == 0)
     return; /* a line without a time */
+  /* Every line comes here: most are inside the bucket already looked at,
+   * which one multiplication tells (bucket_of's divisions cost 2 % of
+   * `report` in callgrind). */
+  int64_t next_us;
+  if (al->last_bucket != INT64_MIN && al->last_bucket < INT64_MAX &&
+      !__builtin_mul_overflow(al->last_bucket + 1, al->ao->bucket_s * 1000000,
+                              &next_us) &&
+      t_us < next_us)
+    return;
   int64_t b = bucket_of(al, t_us);
   if (al->last_bucket == INT64_MIN) {
     al->last_bucket = b;

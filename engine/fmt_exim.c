@@ -65,11 +65,8 @@ static void fields(const char *p, const char *end, bw_event_t *ev) {
       const char *v = q + 1, *ve;
       if (v < end && *v == '"') {
         p = v + 1;
-        while (p < end && *p != '"') {
-          if (*p == '\\' && p + 1 < end)
-            p++;
-          p++;
-        }
+        while ((p = bw__find4(p, end, '"', '\\', '"', '"')) < end && *p != '"')
+          p += p + 1 < end ? 2 : 1; /* a backslash and what it escapes */
         if (p < end)
           p++;
         ve = p;
@@ -77,9 +74,7 @@ static void fields(const char *p, const char *end, bw_event_t *ev) {
         p = host_value(v, end);
         ve = p;
       } else {
-        p = v;
-        while (p < end && *p != ' ')
-          p++;
+        p = bw__find1(v, end, ' ');
         ve = p;
       }
       if (ve > v && ve[-1] == ':' && (ve == end || *ve == ' '))
@@ -113,8 +108,7 @@ static void fields(const char *p, const char *end, bw_event_t *ev) {
         bw__smtp_reply(v + 1, ve - 1, &ev->reply_code, &ev->reply_dsn);
       }
     } else {
-      while (p < end && *p != ' ')
-        p++;
+      p = bw__find1(p, end, ' ');
     }
     if (p > t && p[-1] == ':' && (p == end || *p == ' ')) {
       if (p < end)

@@ -170,8 +170,7 @@ static bw_kind_t delivery(const char *p, const char *end, bw_event_t *ev) {
       break;
     }
     const char *v = p;
-    while (p < end && *p != ',')
-      p++;
+    p = bw__find1(p, end, ',');
     if (kl == 5 && memcmp(k, "relay", 5) == 0)
       ev->relay = bw__span(v, p);
     else if (kl == 3 && memcmp(k, "dsn", 3) == 0)

@@ -81,7 +81,13 @@ static const char *fraction(const char *p, const char *end, int64_t *us) {
     return p;
   p++;
   /* rsyslog writes exactly six digits: no loop for the common case. */
-  if (end - p > 6 && !bw__isdigit(p[6])) {
+  if (end - p >= 8 && !bw__isdigit(p[6])) {
+    int f = bw__digits6(p);
+    if (f >= 0) {
+      *us += f;
+      return p + 6;
+    }
+  } else if (end - p > 6 && !bw__isdigit(p[6])) {
     int f = bw__digits(p, 6);
     if (f >= 0) {
       *us += f;
@@ -142,11 +148,23 @@ static const char *stamp_head(bw_parser_t *ps, const char *p, const char *end,
                               char sep, int64_t *s, int64_t *frac) {
   if (end - p < 19 || p[10] != sep)
     return NULL;
-  int64_t base = minute_seconds(ps, p);
-  int sec = colon_secs(p + 16);
-  if (base < 0 || sec < 0)
-    return NULL;
-  *s = base + sec;
+  uint64_t k[3] = {0, 0, 0};
+  memcpy(&k[0], p, 8);
+  memcpy(&k[1], p + 8, 8);
+  memcpy(&k[2], p + 16, 3);
+  __typeof__(ps->sec[0]) *m = &ps->sec[sep == 'T'];
+  if (m->valid && k[0] == m->key[0] && k[1] == m->key[1] && k[2] == m->key[2]) {
+    *s = m->s;
+  } else {
+    int64_t base = minute_seconds(ps, p);
+    int sec = colon_secs(p + 16);
+    if (base < 0 || sec < 0)
+      return NULL;
+    *s = base + sec;
+    memcpy(m->key, k, sizeof(k));
+    m->s = *s;
+    m->valid = 1;
+  }
   *frac = 0;
   return fraction(p + 19, end, frac);
 }
@@ -273,11 +291,9 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
   }
   p++;
 
-  /* host */
-  /* A byte loop: host names are short, and memchr's call costs more. */
+  /* host: short, so an inline 16-byte scan rather than memchr's call */
   const char *h = p;
-  while (p < end && *p != ' ')
-    p++;
+  p = bw__find1(p, end, ' ');
   if (p == h || p >= end)
     goto unknown;
   ev->host = bw__span(h, p);
