@@ -21,7 +21,7 @@
 #define TOP_SLOTS (2 * BW_AGG_TOP)
 #define MAX_BREACHES 64
 #define KEY_MAX 96 /* instance + queue id, or an Exim id */
-#define RELAY_CACHE 1024 /* relay hosts whose provider is remembered */
+#define RELAY_CACHE 4096 /* relay hosts whose provider is remembered */
 #define MSG_START_SLOTS 4096 /* 64 KiB: the message table's first size */
 
 static uint64_t key_hash(const char *k, size_t n);
@@ -106,6 +106,7 @@ struct bw_agg_s {
     uint64_t hash;
     uint32_t prov;
   } relay_cache[RELAY_CACHE];
+  uint32_t other_prov; /* id of provider "other" + 1, 0 not yet made */
   const psl_ctx_t *psl;
   /* Messages in flight: an open-addressing table (linear probing,
    * backward-shift deletion) of at most max_messages entries in at least
@@ -304,8 +305,11 @@ static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
   if (h != 0 && a->relay_cache[ci].hash == h)
     return a->relay_cache[ci].prov;
   uint32_t p = n > 0 ? provider_of_host(a, relay.p, n) : UINT32_MAX;
-  if (p == UINT32_MAX)
-    p = bw__intern(&a->prov.names, "other", 5, 0);
+  if (p == UINT32_MAX) {
+    if (a->other_prov == 0)
+      a->other_prov = bw__intern(&a->prov.names, "other", 5, 0) + 1;
+    p = a->other_prov - 1;
+  }
   if (h != 0) {
     a->relay_cache[ci].hash = h;
     a->relay_cache[ci].prov = p;
@@ -1360,6 +1364,7 @@ int bw_agg_restore(bw_agg_t *a, FILE *f) {
    * suffixes point at the restored provider ids. */
   memset(a->prov_of_rcpt, 0, (a->o.max_domains * 2 + 2) * sizeof(uint32_t));
   memset(a->relay_cache, 0, sizeof(a->relay_cache));
+  a->other_prov = 0;
   bw__intern_free(&a->prov_suffix);
   free(a->prov_of_suffix);
   a->prov_of_suffix = NULL;
