@@ -35,6 +35,9 @@ struct bw_alerts_s {
   bw_intern_t names;
   dom_t *doms; /* by name id, names.cap of them */
   int64_t last_bucket;
+  /* The first microsecond after last_bucket, for the test every line
+   * makes; valid while next_for == last_bucket. */
+  int64_t next_us, next_for;
   int evaluated_at_end;
   bw_alert_t *hist;
   size_t nhist;
@@ -137,6 +140,8 @@ int bw__alerts_new(const bw_alert_opts_t *o, const bw_agg_opts_t *ao,
   al->cb = cb;
   al->arg = arg;
   al->last_bucket = INT64_MIN;
+  al->next_us = INT64_MIN; /* no line is before it: the slow path sets it */
+  al->next_for = INT64_MIN;
   /* The aggregator holds at most max_domains sender names (+ unknown and
    * other): the same cap here never overflows. */
   size_t cap = ao->max_domains + 2;
@@ -390,18 +395,30 @@ static void evaluate_at(bw_alerts_t *al, bw_agg_t *agg, int64_t b) {
   evaluate(al, agg, at);
 }
 
+static void tick_slow(bw_alerts_t *al, bw_agg_t *agg, int64_t t_us);
+
+/* Every line comes here, and most are inside the bucket already looked
+ * at: one compare says so (bucket_of's divisions, then a multiplication
+ * in a big function's frame, cost 2 % of `report` in callgrind). */
 void bw__alerts_tick(bw_alerts_t *al, bw_agg_t *agg, int64_t t_us) {
   if (t_us == 0)
     return; /* a line without a time */
-  /* Every line comes here: most are inside the bucket already looked at,
-   * which one multiplication tells (bucket_of's divisions cost 2 % of
-   * `report` in callgrind). */
+  if (al->next_for == al->last_bucket && t_us < al->next_us)
+    return;
+  tick_slow(al, agg, t_us);
+}
+
+static __attribute__((noinline)) void tick_slow(bw_alerts_t *al, bw_agg_t *agg,
+                                                int64_t t_us) {
   int64_t next_us;
   if (al->last_bucket != INT64_MIN && al->last_bucket < INT64_MAX &&
       !__builtin_mul_overflow(al->last_bucket + 1, al->ao->bucket_s * 1000000,
-                              &next_us) &&
-      t_us < next_us)
-    return;
+                              &next_us)) {
+    al->next_us = next_us;
+    al->next_for = al->last_bucket;
+    if (t_us < next_us)
+      return;
+  }
   int64_t b = bucket_of(al, t_us);
   if (al->last_bucket == INT64_MIN) {
     al->last_bucket = b;
