@@ -25,6 +25,11 @@ typedef struct {
   /* Bounce reasons and groups when the domain was last clear of alerts:
    * an alert's "why" is what came since. */
   uint64_t snap_reason[BW_REASON__COUNT], snap_group[BW_GROUP__COUNT];
+  /* Failed outcomes (bounced + expired) at the snapshot, + 1; 0 unknown.
+   * Reasons and groups only ever grow with that count, so while it
+   * stands still the snapshot is current and is not copied again (the
+   * copies were most of the cache misses of an evaluation). */
+  uint64_t snap_failed1;
 } dom_t;
 
 struct bw_alerts_s {
@@ -366,9 +371,11 @@ static void evaluate_one(void *arg, const char *name, const bw_counts_t *total,
       any |= d->firing[w][kind];
     }
   }
-  if (!any) {
+  uint64_t failed1 = bw_failed_outcomes(k->total) + 1;
+  if (!any && d->snap_failed1 != failed1) {
     memcpy(d->snap_reason, k->total->by_reason, sizeof(d->snap_reason));
     memcpy(d->snap_group, k->total->by_group, sizeof(d->snap_group));
+    d->snap_failed1 = failed1;
   }
 }
 
