@@ -38,6 +38,7 @@ struct bw_classifier_s {
   const bw_rules_t *r;
   hs_scratch_t *scratch;
   int cur_db;
+  int gate; /* a case-sensitive rule may match: scan BW_DB_CASE too */
   unsigned matched[MAX_MATCHED];
   unsigned nmatched;
   vcache_t *cache;
@@ -137,6 +138,10 @@ static int on_match(unsigned id, unsigned long long from,
   (void)flags;
   bw_classifier_t *c = ctx;
   unsigned rule = c->r->db_rules[c->cur_db][id];
+  if (rule == BW_RULE_GATE) {
+    c->gate = 1;
+    return 0;
+  }
   if (c->seen[rule] != c->gen) {
     c->seen[rule] = c->gen;
     if (c->nmatched < MAX_MATCHED)
@@ -393,8 +398,9 @@ static void decide(bw_classifier_t *c, const bw_classify_in_t *in,
     c->gen = 1;
   }
   if (se > st) {
+    c->gate = 0;
     for (int d = 0; d < BW_DB__COUNT; d++) {
-      if (r->db[d] == NULL)
+      if (r->db[d] == NULL || (d == BW_DB_CASE && !c->gate))
         continue;
       c->cur_db = d;
       hs_scan(r->db[d], st, (unsigned)(se - st), 0, c->scratch, on_match, c);

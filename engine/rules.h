@@ -11,6 +11,7 @@
 #include "bouncewatch/classify.h"
 
 enum { BW_DB_CASELESS = 0, BW_DB_CASE = 1, BW_DB__COUNT };
+#define BW_RULE_GATE 0xFFFFFFFFu /* db_rules[BW_DB_CASELESS]: see below */
 
 typedef struct {
   unsigned id;
@@ -56,7 +57,12 @@ struct bw_rules_s {
   unsigned *always; /* rules without an expression */
   unsigned nalways;
   hs_database_t *db[BW_DB__COUNT];
-  unsigned *db_rules[BW_DB__COUNT]; /* Hyperscan id -> rule index */
+  /* Hyperscan id -> rule index. The caseless database also holds every
+   * case-sensitive expression, caseless, as a gate (BW_RULE_GATE): a
+   * case-sensitive match is a caseless one too, so the case-sensitive
+   * database needs a scan only when a gate fired (a second scan of every
+   * text cost ~5 % of `report`). */
+  unsigned *db_rules[BW_DB__COUNT];
   int from_cache;
   char cache_path[512];
 };

@@ -38,6 +38,7 @@ static uint64_t cache_key(const bw_rules_t *r, const hs_platform_info_t *plat) {
   unsigned mode = HS_MODE_BLOCK;
   h = fnv(h, &mode, sizeof(mode));
   h = fnv(h, db_flags, sizeof(db_flags));
+  h = fnv(h, "gated", 6); /* case-sensitive rules gated in the caseless db */
   for (unsigned i = 0; i < r->nrules; i++) {
     if (r->rules[i].expr == NULL)
       continue;
@@ -173,6 +174,9 @@ unsigned bw__rules_compile(bw_rules_t *r, const char *cache_dir, FILE *diag) {
   for (unsigned i = 0; i < r->nrules; i++)
     if (r->rules[i].expr != NULL)
       n[r->rules[i].db]++;
+  /* The caseless database also gets each case-sensitive expression, as
+   * a gate (rules.h). */
+  n[BW_DB_CASELESS] += n[BW_DB_CASE];
 
   hs_platform_info_t plat;
   if (hs_populate_platform(&plat) != HS_SUCCESS) {
@@ -199,6 +203,15 @@ unsigned bw__rules_compile(bw_rules_t *r, const char *cache_dir, FILE *diag) {
       r->db_rules[d][k] = i;
       k++;
     }
+    for (unsigned i = 0; d == BW_DB_CASELESS && i < r->nrules; i++) {
+      if (r->rules[i].db != BW_DB_CASE || r->rules[i].expr == NULL)
+        continue;
+      exprs[d][k] = r->rules[i].expr;
+      flags[d][k] = db_flags[d];
+      ids[d][k] = k;
+      r->db_rules[d][k] = BW_RULE_GATE;
+      k++;
+    }
   }
 
   char path[512] = "";
@@ -219,7 +232,13 @@ unsigned bw__rules_compile(bw_rules_t *r, const char *cache_dir, FILE *diag) {
                          &plat, &r->db[d], &err) != HS_SUCCESS) {
       if (err != NULL && err->expression >= 0 &&
           (unsigned)err->expression < n[d]) {
-        const bw__rule_t *x = &r->rules[r->db_rules[d][err->expression]];
+        unsigned ri = r->db_rules[d][err->expression];
+        if (ri == BW_RULE_GATE) { /* reported again by its own database */
+          hs_free_compile_error(err);
+          errors++;
+          continue;
+        }
+        const bw__rule_t *x = &r->rules[ri];
         fprintf(diag, "%s:%u: rule %u: %s\n", r->files[x->file], x->line,
                 x->id, err->message);
       } else {
