@@ -46,6 +46,10 @@ struct bw_parser_s {
     int64_t s;
     int valid;
   } sec[2];
+  /* The last RFC 3339 zone ("+HH:MM", as 6 bytes in a word) and its
+   * offset in seconds: a host writes the same one on every line. */
+  uint64_t tz_key;
+  int64_t tz_off;
 };
 
 /* The parts of split Exim syslog lines (fmt_split.c). bw__exim_part

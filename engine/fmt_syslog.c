@@ -179,10 +179,18 @@ const char *bw__rfc3339_time(bw_parser_t *ps, const char *p, const char *end,
   if (q < end && (*q == 'Z' || *q == 'z')) {
     q++;
   } else if (end - q >= 6 && (*q == '+' || *q == '-') && q[3] == ':') {
-    int oh = bw__digits(q + 1, 2), om = bw__digits(q + 4, 2);
-    if (oh < 0 || om < 0)
-      return NULL;
-    off = (oh * 3600 + om * 60) * (*q == '-' ? -1 : 1);
+    uint64_t key = 0; /* never equal to a zone: those have a sign */
+    memcpy(&key, q, 6);
+    if (key == ps->tz_key) {
+      off = ps->tz_off;
+    } else {
+      int oh = bw__digits(q + 1, 2), om = bw__digits(q + 4, 2);
+      if (oh < 0 || om < 0)
+        return NULL;
+      off = (oh * 3600 + om * 60) * (*q == '-' ? -1 : 1);
+      ps->tz_key = key;
+      ps->tz_off = off;
+    }
     q += 6;
   } else {
     return NULL;
