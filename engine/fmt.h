@@ -42,9 +42,10 @@ struct bw_parser_s {
    * same stamp format: one memo per format ([0] Exim's ' ', [1] RFC
    * 3339's 'T'), since a host's Exim and syslog lines interleave. */
   struct {
-    uint64_t key[3];
-    int64_t s;
+    uint64_t key0, key1; /* bytes 0..15 */
+    uint32_t key2;       /* bytes 15..18 */
     int valid;
+    int64_t s;
   } sec[2];
   /* The last RFC 3339 zone ("+HH:MM", as 6 bytes in a word) and its
    * offset in seconds: a host writes the same one on every line. */

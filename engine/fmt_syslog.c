@@ -76,7 +76,8 @@ static int hms(const char *p) {
 }
 
 /* ".ffffff" fraction: returns pointer past it, adds microseconds. */
-static const char *fraction(const char *p, const char *end, int64_t *us) {
+static inline const char *fraction(const char *p, const char *end,
+                                   int64_t *us) {
   if (p >= end || (*p != '.' && *p != ','))
     return p;
   p++;
@@ -141,30 +142,42 @@ static int colon_secs(const char *p) {
   return p[0] == ':' && s >= 0 && s <= 60 ? s : -1;
 }
 
+/* The stamp's seconds when the memo of its format missed: parsed, then
+ * remembered. Out of line so the hit path stays a few instructions. */
+static __attribute__((noinline)) int stamp_slow(bw_parser_t *ps, const char *p,
+                                                int fmt, int64_t *s) {
+  int64_t base = minute_seconds(ps, p);
+  int sec = colon_secs(p + 16);
+  if (base < 0 || sec < 0)
+    return -1;
+  *s = base + sec;
+  memcpy(&ps->sec[fmt].key0, p, 8);
+  memcpy(&ps->sec[fmt].key1, p + 8, 8);
+  memcpy(&ps->sec[fmt].key2, p + 15, 4);
+  ps->sec[fmt].s = *s;
+  ps->sec[fmt].valid = 1;
+  return 0;
+}
+
 /* "YYYY-MM-DD?HH:MM:SS[.ffffff]" with `sep` at [10]: the part RFC 3339
  * and Exim stamps share. *s gets the seconds as if UTC, *frac the
  * microseconds; returns the pointer past the fraction, or NULL. */
-static const char *stamp_head(bw_parser_t *ps, const char *p, const char *end,
-                              char sep, int64_t *s, int64_t *frac) {
+static inline const char *stamp_head(bw_parser_t *ps, const char *p,
+                                     const char *end, char sep, int64_t *s,
+                                     int64_t *frac) {
   if (end - p < 19 || p[10] != sep)
     return NULL;
-  uint64_t k[3] = {0, 0, 0};
-  memcpy(&k[0], p, 8);
-  memcpy(&k[1], p + 8, 8);
-  memcpy(&k[2], p + 16, 3);
-  __typeof__(ps->sec[0]) *m = &ps->sec[sep == 'T'];
-  if (m->valid && k[0] == m->key[0] && k[1] == m->key[1] && k[2] == m->key[2]) {
-    *s = m->s;
-  } else {
-    int64_t base = minute_seconds(ps, p);
-    int sec = colon_secs(p + 16);
-    if (base < 0 || sec < 0)
-      return NULL;
-    *s = base + sec;
-    memcpy(m->key, k, sizeof(k));
-    m->s = *s;
-    m->valid = 1;
-  }
+  int fmt = sep == 'T';
+  uint64_t k0, k1;
+  uint32_t k2;
+  memcpy(&k0, p, 8);
+  memcpy(&k1, p + 8, 8);
+  memcpy(&k2, p + 15, 4);
+  if (ps->sec[fmt].valid && k0 == ps->sec[fmt].key0 &&
+      k1 == ps->sec[fmt].key1 && k2 == ps->sec[fmt].key2)
+    *s = ps->sec[fmt].s;
+  else if (stamp_slow(ps, p, fmt, s) != 0)
+    return NULL;
   *frac = 0;
   return fraction(p + 19, end, frac);
 }
