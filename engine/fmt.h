@@ -111,6 +111,20 @@ static inline const char *bw__find4(const char *p, const char *end, char a,
     p++;
   return p;
 }
+/* Bytes of x in [lo, lo + span], as a 16-bit mask (byte i: bit i). */
+static inline unsigned bw__in_range16(__m128i x, char lo, char span) {
+  __m128i d = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+  return (unsigned)_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d));
+}
+
+/* Mask of the bytes of x that are [0-9A-Za-z] or '-' (Exim ids). */
+static inline unsigned bw__alnum_dash16(__m128i x) {
+  return bw__in_range16(x, '0', 9) | bw__in_range16(x, 'A', 25) |
+         bw__in_range16(x, 'a', 25) |
+         (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+}
+
 /* First byte in [p, end) equal to c, or end: the token scans of the
  * Postfix and Exim grammars (a relay, an Exim X= or C= value). */
 static inline const char *bw__find1(const char *p, const char *end, char c) {

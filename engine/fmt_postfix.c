@@ -4,15 +4,6 @@
  * new Postfix versions (3.11's tls=) parse unchanged. */
 #include "fmt.h"
 
-#if defined(__SSE2__)
-/* Bytes of x in [lo, lo + span], as a 16-bit mask. */
-static inline unsigned in_range(__m128i x, char lo, char span) {
-  __m128i d = _mm_sub_epi8(x, _mm_set1_epi8(lo));
-  return (unsigned)_mm_movemask_epi8(
-      _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d));
-}
-#endif
-
 /* Short ids are uppercase hex; long ids use a 52-character alphabet.
  * Both are at least 5 characters; NOQUEUE is handled by the caller. */
 static const char *queue_id(const char *p, const char *end) {
@@ -23,15 +14,15 @@ static const char *queue_id(const char *p, const char *end) {
    * byte loops were a third of this grammar's instructions). */
   if (end - p >= 16) {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned digit = in_range(x, '0', 9), upper = in_range(x, 'A', 25);
-    unsigned alnum = digit | upper | in_range(x, 'a', 25);
+    unsigned digit = bw__in_range16(x, '0', 9), upper = bw__in_range16(x, 'A', 25);
+    unsigned alnum = digit | upper | bw__in_range16(x, 'a', 25);
     unsigned n = (unsigned)__builtin_ctz(~alnum | 0x10000u);
     if (n < 16) {
       q = p + n;
       if (n < 5 || end - q < 2 || q[0] != ':' || q[1] != ' ')
         return NULL;
       unsigned want = (1u << n) - 1;
-      if (((digit | (upper & in_range(x, 'A', 5))) & want) == want)
+      if (((digit | (upper & bw__in_range16(x, 'A', 5))) & want) == want)
         return q;
       goto long_id;
     }

@@ -266,9 +266,9 @@ static const char *rfc3164_time(bw_parser_t *ps, const char *p,
 
 /* Exim message id: 16 chars "XXXXXX-XXXXXX-XX" (before 4.97) or 23 chars
  * "XXXXXX-XXXXXXXXXXX-XXXX" (4.97+), base-62 digits. */
-static int is_idchar(char c) {
-  return bw__isdigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
+#if !defined(__SSE2__)
+static int is_idchar(char c) { return BW_CLS(c, BW_C_ALNUM) != 0; }
+#endif
 
 /* Zero an event with plain 16-byte stores. A constant-size memset here
  * compiles to `rep stosq`, whose start-up cost was a third of this
@@ -404,8 +404,21 @@ int bw__is_exim_id(const char *p, const char *end) {
     len = 23;
   else
     return 0;
+#if defined(__SSE2__)
+  /* Every Exim line asks: 16 bytes (and the last 16 of a 23-byte id)
+   * checked at once. */
+  __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+  if (bw__alnum_dash16(a) != 0xFFFF)
+    return 0;
+  if (len == 23) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 7));
+    if (bw__alnum_dash16(b) != 0xFFFF)
+      return 0;
+  }
+#else
   for (size_t i = 0; i < len; i++)
     if (p[i] != '-' && !is_idchar(p[i]))
       return 0;
+#endif
   return (int)len;
 }
