@@ -164,6 +164,13 @@ if ((HAVE_BW)); then
   # The whole pipeline: decode, parse, classify, join, aggregate.
   row "$ALABEL" "bouncewatch report" cat_a 0 "$A" "$A_BYTES" "$A_LINES" \
     "$TMP/bw-report.json" -- "$BW" report --json "$A"
+  # Issue #5 asks for the plain figure on one core: both threads (the
+  # reader and the pipeline) pinned to CPU 0.
+  if command -v taskset > /dev/null; then
+    row "$ALABEL" "bouncewatch report, 1 core (taskset -c 0)" cat_a 0 "$A" \
+      "$A_BYTES" "$A_LINES" "$TMP/bw-report-1c.json" -- \
+      taskset -c 0 "$BW" report --json "$A"
+  fi
 fi
 row "$ALABEL .zst" "zstd -dc" zst 1 "$A.zst" "$A_BYTES" "$A_LINES" $NUL -- zstd -dc "$A.zst"
 if ((HAVE_BW)); then
