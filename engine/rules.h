@@ -75,7 +75,8 @@ uint32_t bw__pack_code(const char *p, size_t n);
 unsigned bw__rules_validate(const bw_rules_t *r, FILE *diag);
 
 /* Compile rules->rules into rules->db, through the cache in cache_dir
- * (NULL or "" = no cache). Compile errors are reported as FILE:LINE.
+ * (NULL or "" = no cache); without a cached database every expression is
+ * first checked by bw__rules_validate. Errors are reported as FILE:LINE.
  * Returns the number of errors reported (0 on success). */
 unsigned bw__rules_compile(bw_rules_t *r, const char *cache_dir, FILE *diag);
 

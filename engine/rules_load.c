@@ -709,8 +709,13 @@ int bw_rules_load(const char *dir, const bw_rules_opts_t *opts,
   if (r->ncodes > 1) /* qsort(NULL, 0) is undefined behaviour */
     qsort(r->codes, r->ncodes, sizeof(*r->codes), cmp_code);
 
-  L.errors += bw__rules_validate(r, L.diag);
-  if (L.errors == 0) {
+  /* Every problem is reported at once: with others found already, the
+   * expressions are checked too; otherwise bw__rules_compile checks them
+   * when the cache has no database for them (a cached one proves they
+   * compiled). */
+  if (L.errors > 0) {
+    L.errors += bw__rules_validate(r, L.diag);
+  } else {
     char cbuf[1024];
     const char *cache = opts && opts->cache_dir ? opts->cache_dir
                                                 : default_cache_dir(cbuf, sizeof(cbuf));
