@@ -1,9 +1,10 @@
 /* The replay pipeline: a reader thread (open, read, decode) and the
  * calling thread (split, parse, count, callback) joined by a fixed ring
- * of blocks. Owns the per-file and run statistics; knows nothing of what
+ * of blocks; on a single CPU, the calling thread alone, block by block. Owns the per-file and run statistics; knows nothing of what
  * the callback does with events. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h> /* sched_getaffinity (_GNU_SOURCE is set for all) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,14 @@ struct bw_replay_s {
   int pipe_ok;
   bw_splitter_t split;
   size_t cur_file;
+  /* One CPU to run on: no reader thread, the calling thread reads each
+   * block and consumes it at once (two threads on one core only add a
+   * context switch per hand-over). */
+  int inline_mode;
+  int rc; /* the first file error, what bw_replay_run returns */
 };
+
+static void consume(bw_replay_t *r, block_t *b);
 
 static void fifo_push(fifo_t *f, size_t v) {
   f->slot[(f->head + f->count) % f->cap] = v;
@@ -225,6 +233,13 @@ static block_t *take_free(bw_replay_t *r) {
 /* Hand the current block to the consumer and take a fresh one. */
 static block_t *ship(bw_replay_t *r, block_t *b, size_t file) {
   b->read_pos = r->stats.files[file].bytes_read;
+  if (r->inline_mode) {
+    consume(r, b);
+    b->len = 0;
+    b->file = file;
+    b->flags = 0;
+    return b;
+  }
   put(r, &r->full_q, b, 0);
   block_t *nb = take_free(r);
   nb->len = 0;
@@ -316,7 +331,7 @@ static void read_file(bw_replay_t *r, size_t file) {
   int is_stdin = strcmp(path, "-") == 0;
   int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 
-  block_t *b = take_free(r);
+  block_t *b = r->inline_mode ? &r->blocks[0] : take_free(r);
   b->len = 0;
   b->file = file;
   b->flags = BLK_FILE_START;
@@ -391,7 +406,10 @@ done:
     close(fd);
   b->flags |= BLK_FILE_END;
   b->read_pos = fs->bytes_read;
-  put(r, &r->full_q, b, 1);
+  if (r->inline_mode)
+    consume(r, b);
+  else
+    put(r, &r->full_q, b, 1);
 }
 
 static void reader_main(void *arg) {
@@ -433,6 +451,60 @@ static void on_long(void *arg, uint64_t line_no, uint64_t len) {
   skip_sample(r, line_no, len, "longer than max_line");
 }
 
+/* One block of the current file: split into lines and counted; at the
+ * file's end its tail and totals. */
+static void consume(bw_replay_t *r, block_t *b) {
+  bw_line_sink_t sink = {on_line, on_long, r};
+  unsigned flags = b->flags;
+  if (flags & BLK_FILE_START) {
+    r->cur_file = b->file;
+    bw_splitter_reset(&r->split);
+    bw_parser_set_reference(r->pipe.parser, r->stats.files[b->file].mtime);
+  }
+  bw_splitter_feed(&r->split, (const char *)b->data, b->len, &sink);
+  if (flags & BLK_FILE_END) {
+    bw_file_stats_t *fs = &r->stats.files[b->file];
+    /* After an error the last partial line is a fragment; on a clean
+     * end it is a real line that lacks its final newline. */
+    uint64_t lines_before = r->split.line_no;
+    uint64_t dropped = bw_splitter_end(&r->split, fs->error == 0, &sink);
+    if (dropped > 0) {
+      fs->tail_bytes = dropped;
+      r->stats.partial_tails++;
+      skip_sample(r, lines_before + 1, dropped, "partial line at error");
+    }
+    r->stats.bytes_read += fs->bytes_read;
+    r->stats.bytes_decoded += fs->bytes_decoded;
+    if (fs->error != 0) {
+      r->stats.files_failed++;
+      if (r->rc == 0)
+        r->rc = fs->error;
+    }
+  }
+  if (r->opts.progress_cb != NULL)
+    r->opts.progress_cb(r->opts.progress_arg, b->file, b->read_pos);
+}
+
+/* Split Exim lines whose last part never came (a sequence may straddle
+ * two files of a rotation, so only at the very end). */
+static void finish(bw_replay_t *r, const char *const *paths, size_t n) {
+  if (n > 0) {
+    bw_line_ref_t where = {paths[r->cur_file], r->split.line_no};
+    bw__pipe_flush(&r->pipe, &where);
+  }
+}
+
+/* CPUs this thread may run on (1 when pinned, e.g. by taskset). */
+static int usable_cpus(void) {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return CPU_COUNT(&set);
+#endif
+  return 2;
+}
+
 int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
   if (r->stats.files != NULL)
     return BW_EINVAL;
@@ -443,55 +515,29 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
   r->paths = paths;
   for (size_t i = 0; i < n; i++)
     r->stats.files[i].path = paths[i];
+  r->rc = 0;
+
+  r->inline_mode = usable_cpus() <= 1;
+  if (r->inline_mode) {
+    for (size_t i = 0; i < n; i++)
+      read_file(r, i);
+    finish(r, paths, n);
+    return r->rc;
+  }
 
   uv_thread_t reader;
   if (uv_thread_create(&reader, reader_main, r) != 0)
     return BW_ENOMEM;
-
-  bw_line_sink_t sink = {on_line, on_long, r};
-  int rc = 0;
   for (;;) {
     block_t *b = take(r, &r->full_q, 1);
-    unsigned flags = b->flags;
-    if (flags & BLK_ALL_DONE) {
+    if (b->flags & BLK_ALL_DONE) {
       put(r, &r->free_q, b, 1);
-      /* Split Exim lines whose last part never came (a sequence may
-       * straddle two files of a rotation, so only at the very end). */
-      if (n > 0) {
-        bw_line_ref_t where = {paths[r->cur_file], r->split.line_no};
-        bw__pipe_flush(&r->pipe, &where);
-      }
+      finish(r, paths, n);
       break;
     }
-    if (flags & BLK_FILE_START) {
-      r->cur_file = b->file;
-      bw_splitter_reset(&r->split);
-      bw_parser_set_reference(r->pipe.parser, r->stats.files[b->file].mtime);
-    }
-    bw_splitter_feed(&r->split, (const char *)b->data, b->len, &sink);
-    if (flags & BLK_FILE_END) {
-      bw_file_stats_t *fs = &r->stats.files[b->file];
-      /* After an error the last partial line is a fragment; on a clean
-       * end it is a real line that lacks its final newline. */
-      uint64_t lines_before = r->split.line_no;
-      uint64_t dropped = bw_splitter_end(&r->split, fs->error == 0, &sink);
-      if (dropped > 0) {
-        fs->tail_bytes = dropped;
-        r->stats.partial_tails++;
-        skip_sample(r, lines_before + 1, dropped, "partial line at error");
-      }
-      r->stats.bytes_read += fs->bytes_read;
-      r->stats.bytes_decoded += fs->bytes_decoded;
-      if (fs->error != 0) {
-        r->stats.files_failed++;
-        if (rc == 0)
-          rc = fs->error;
-      }
-    }
-    if (r->opts.progress_cb != NULL)
-      r->opts.progress_cb(r->opts.progress_arg, b->file, b->read_pos);
+    consume(r, b);
     put(r, &r->free_q, b, 0);
   }
   uv_thread_join(&reader);
-  return rc;
+  return r->rc;
 }
