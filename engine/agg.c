@@ -13,6 +13,7 @@
 
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
+#include "fmt.h" /* bw__find4 */
 #include "hash.h"
 #include "sio.h"
 #include "intern.h"
@@ -107,6 +108,7 @@ struct bw_agg_s {
     uint32_t prov;
   } relay_cache[RELAY_CACHE];
   uint32_t other_prov; /* id of provider "other" + 1, 0 not yet made */
+  uint64_t h_postfix, h_exim; /* msg_hash's state after these instances */
   const psl_ctx_t *psl;
   /* Messages in flight: an open-addressing table (linear probing,
    * backward-shift deletion) of at most max_messages entries in at least
@@ -296,10 +298,9 @@ static uint32_t provider_for(bw_agg_t *a, uint32_t rcpt_dom, bw_span_t relay) {
     if (p != UINT32_MAX)
       return p;
   }
-  size_t n = 0;
-  while (n < relay.len && relay.p[n] != '[' && relay.p[n] != ' ' &&
-         relay.p[n] != ':')
-    n++;
+  size_t n = relay.len > 0 ? (size_t)(bw__find4(relay.p, relay.p + relay.len, '[',
+                                                 ' ', ':', ':') - relay.p)
+                           : 0;
   uint64_t h = n > 0 ? key_hash(relay.p, n) : 0;
   size_t ci = (size_t)h & (RELAY_CACHE - 1);
   if (h != 0 && a->relay_cache[ci].hash == h)
@@ -522,11 +523,20 @@ static uint64_t key_hash(const char *k, size_t n) {
  * message id), hashed in place rather than copied into one key first
  * (the copy was a third of a lookup's instructions); 0 if there is no
  * id or it is too long to be one. */
-static uint64_t msg_hash(const bw_event_t *ev, bw_span_t qid) {
+#define MSG_SEED 0x243F6A8885A308D3ull
+static uint64_t msg_hash(const bw_agg_t *a, const bw_event_t *ev, bw_span_t qid) {
   bw_span_t inst = ev->mta == BW_MTA_EXIM ? (bw_span_t){"exim", 4} : ev->instance;
   if (qid.len == 0 || (size_t)inst.len + 1 + qid.len > KEY_MAX)
     return 0;
-  uint64_t h = bw__hash_bytes(0x243F6A8885A308D3ull, inst.p, inst.len);
+  /* The instance's part of the hash is the same on almost every line
+   * ("postfix", "exim"): computed once (bw_agg_new), same values. */
+  uint64_t h;
+  if (ev->mta == BW_MTA_EXIM)
+    h = a->h_exim;
+  else if (inst.len == 7 && memcmp(inst.p, "postfix", 7) == 0)
+    h = a->h_postfix;
+  else
+    h = bw__hash_bytes(MSG_SEED, inst.p, inst.len);
   h = bw__hash_bytes(h, qid.p, qid.len);
   return h != 0 ? h : 1; /* 0 marks an empty slot */
 }
@@ -620,7 +630,7 @@ static size_t msg_insert(bw_agg_t *a, uint64_t h) {
  * slot is valid until the next insert or delete (entries move). */
 static size_t msg_get(bw_agg_t *a, const bw_event_t *ev, bw_span_t qid,
                       int create) {
-  uint64_t h = msg_hash(ev, qid);
+  uint64_t h = msg_hash(a, ev, qid);
   if (h == 0)
     return SIZE_MAX;
   size_t i = msg_find(a, h);
@@ -708,6 +718,8 @@ int bw_agg_new(const bw_agg_opts_t *opts, bw_agg_t **out) {
     a->pend[i - 1].next = a->pend_free;
     a->pend_free = (uint32_t)i;
   }
+  a->h_postfix = bw__hash_bytes(MSG_SEED, "postfix", 7);
+  a->h_exim = bw__hash_bytes(MSG_SEED, "exim", 4);
   a->t.first_us = INT64_MAX;
   a->t.last_us = INT64_MIN;
   if ((a->o.max_joined > 0 || a->o.max_seen > 0) && join_new(a) != 0)
@@ -1645,8 +1657,8 @@ static uint64_t mid_hash(bw_span_t id) {
 }
 
 /* The same key as the message table's. */
-static uint64_t qkey_of(const bw_event_t *ev) {
-  return msg_hash(ev, ev->queue_id);
+static uint64_t qkey_of(const bw_agg_t *a, const bw_event_t *ev) {
+  return msg_hash(a, ev, ev->queue_id);
 }
 
 static void jrcpt_release(join_t *j, uint32_t head) {
@@ -1698,7 +1710,7 @@ static void join_event(bw_agg_t *a, const bw_event_t *ev, size_t slot) {
   join_t *j = a->join;
   if (a->o.max_joined == 0)
     return;
-  uint64_t qk = qkey_of(ev);
+  uint64_t qk = qkey_of(a, ev);
   if (qk == 0)
     return;
   jent_t *e;
@@ -1734,7 +1746,7 @@ static void join_sent(bw_agg_t *a, const bw_event_t *ev, uint32_t rcpt_dom,
   join_t *j = a->join;
   if (a->o.max_joined == 0)
     return;
-  jent_t *e = jent_by(j, &j->by_qkey, qkey_of(ev));
+  jent_t *e = jent_by(j, &j->by_qkey, qkey_of(a, ev));
   if (e == NULL)
     return;
   if (j->rc_free == 0 && (j->nrc == j->max_rc || rc_grow(j) != 0)) {
