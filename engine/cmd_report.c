@@ -385,7 +385,7 @@ int bw__cmd_report(int argc, char **argv) {
   if (a.html != NULL && write_html(a.html, &rep, a.paths, a.npaths) != 0)
     rc = BW_EXIT_USAGE;
   if (a.suppress != NULL &&
-      bw__suppress_cli_write(&a.sup, a.suppress, "report") != 0)
+      bw__suppress_cli_write(&a.sup, a.suppress, "report", NULL, NULL, NULL) != 0)
     rc = BW_EXIT_USAGE;
   if (a.alert.send &&
       bw__alert_send_replay(a.alerts, &so, a.alert.timeout_ms) != 0)

@@ -239,7 +239,10 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
  * cache under the pipeline lock (a consistent moment); the fsync, the
  * slow part, comes after it, so the worker never waits for the disk. */
 static void write_report(watch_t *w) {
-  bw__suppress_cli_write(&w->sup, w->suppress, "watch");
+  /* The worker adds to the list meanwhile: read it under its lock (a
+   * soak run with --suppress-out died of this race: heap corruption). */
+  bw__suppress_cli_write(&w->sup, w->suppress, "watch", lock_worker,
+                         unlock_worker, &w->wk);
   if (w->report_json == NULL)
     return;
   char tmp[4096];

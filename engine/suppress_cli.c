@@ -76,7 +76,8 @@ int bw__suppress_cli_option(bw_suppress_cli_t *c, const char *cmd,
 }
 
 int bw__suppress_cli_write(const bw_suppress_cli_t *c, bw_suppress_t *s,
-                           const char *cmd) {
+                           const char *cmd, void (*lock)(void *),
+                           void (*unlock)(void *), void *lock_arg) {
   if (c->out == NULL)
     return 0;
   char tmp[4096];
@@ -87,8 +88,12 @@ int bw__suppress_cli_write(const bw_suppress_cli_t *c, bw_suppress_t *s,
     return -1;
   }
   uint64_t skipped = 0;
-  int ok = bw_suppress_write(s, c->format, f, &skipped) == 0 &&
-           fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (lock != NULL)
+    lock(lock_arg);
+  int ok = bw_suppress_write(s, c->format, f, &skipped) == 0 && fflush(f) == 0;
+  if (unlock != NULL)
+    unlock(lock_arg);
+  ok = ok && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
     ok = 0;
   if (!ok || rename(tmp, c->out) != 0) {

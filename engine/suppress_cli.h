@@ -58,8 +58,11 @@ int bw__suppress_cli_option(bw_suppress_cli_t *c, const char *cmd,
 
 /* Write the list to c->out (temporary file, fsync, rename, so postmap or
  * a reader never sees half a table). No-op without c->out. 0 or -1 after
- * saying why on stderr. */
+ * saying why on stderr. `lock`/`unlock` (may be NULL) are held while the
+ * list is read, not during the fsync: `watch` passes the worker's lock,
+ * since its worker thread adds to the list meanwhile. */
 int bw__suppress_cli_write(const bw_suppress_cli_t *c, bw_suppress_t *s,
-                           const char *cmd);
+                           const char *cmd, void (*lock)(void *),
+                           void (*unlock)(void *), void *lock_arg);
 
 #endif
