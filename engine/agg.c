@@ -811,13 +811,14 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
     count(&a->t.notifications, o, v, hard);
     return;
   }
-  uint64_t rh = addr_hash(ev->rcpt);
+  /* The recipient's hash only where a pending entry may be (most final
+   * outcomes come at the first try, with nothing pending). */
   switch (ev->status) {
   case BW_STATUS_SENT:
   case BW_STATUS_BOUNCED:
   case BW_STATUS_EXPIRED: {
-    if (m != NULL)
-      pend_find(a, m, rh, 1);
+    if (m != NULL && m->pending != 0)
+      pend_find(a, m, addr_hash(ev->rcpt), 1);
     bw_outcome_t o = ev->status == BW_STATUS_SENT      ? BW_OUT_SENT
                      : ev->status == BW_STATUS_BOUNCED ? BW_OUT_BOUNCED
                                                        : BW_OUT_EXPIRED;
@@ -831,6 +832,7 @@ static void delivery(bw_agg_t *a, const bw_event_t *ev, const bw_verdict_t *v) {
     outcome(a, sender, rd, ev->relay, BW_OUT_DEFERRED, v, 0, ev->time_us);
     if (m == NULL)
       break;
+    uint64_t rh = addr_hash(ev->rcpt);
     pend_t *p = pend_find(a, m, rh, 0);
     if (p == NULL) {
       if (a->pend_free == 0) {
