@@ -78,9 +78,7 @@ static void delivery_text(const char *t, const char *te, bw_event_t *ev) {
     p += sizeof("delivery temporarily suspended: ") - 1;
 
   if (BW_STARTS(p, te, "host ")) {
-    p += 5;
-    while (p < te && *p != ' ')
-      p++;
+    p = bw__find1(p + 5, te, ' ');
     if (BW_STARTS(p, te, " said: ")) {
       bw__smtp_reply(p + 7, te, &ev->reply_code, &ev->reply_dsn);
     } else if (BW_STARTS(p, te, " refused to talk to me: ")) {
@@ -168,8 +166,7 @@ static bw_kind_t delivery(const char *p, const char *end, bw_event_t *ev) {
   while (p < end && BW_STARTS(p, end, ", ")) {
     p += 2;
     const char *k = p;
-    while (p < end && *p != '=' && *p != ',' && *p != ' ')
-      p++;
+    p = bw__find4(p, end, '=', ',', ' ', ' ');
     if (p >= end || *p != '=')
       break;
     size_t kl = (size_t)(p - k);
@@ -183,8 +180,7 @@ static bw_kind_t delivery(const char *p, const char *end, bw_event_t *ev) {
     }
     if (kl == 6 && memcmp(k, "status", 6) == 0) {
       const char *w = p;
-      while (p < end && *p != ' ' && *p != ',')
-        p++;
+      p = bw__find4(p, end, ' ', ',', ' ', ' ');
       ev->status = status_word(w, p);
       if (BW_STARTS(p, end, " (")) {
         const char *t = p + 2, *te = end;
@@ -330,9 +326,7 @@ bw_kind_t bw__parse_postfix(const char *p, const char *end, bw_event_t *ev) {
     break;
   case 'c':
     if (BW_STARTS(p, end, "client=")) {
-      const char *c = p + 7, *ce = c;
-      while (ce < end && *ce != ',')
-        ce++;
+      const char *c = p + 7, *ce = bw__find1(c, end, ',');
       ev->client = bw__span(c, ce);
       ev->kind = BW_KIND_CLIENT;
     }
