@@ -15,8 +15,7 @@ static const char *host_value(const char *v, const char *end) {
   const char *p = v;
   for (int tok = 0; tok < 3 && p < end; tok++) {
     const char *t = p;
-    while (p < end && *p != ' ')
-      p++;
+    p = bw__find1(p, end, ' ');
     if (*t == '[')
       break;
     if (p + 1 < end && (p[1] == '[' || p[1] == '(') && p[-1] != ':')
@@ -127,8 +126,7 @@ static void fields(const char *p, const char *end, bw_event_t *ev) {
 static const char *recipient(const char *p, const char *end, bw_event_t *ev,
                              int *text_follows) {
   const char *r = p;
-  while (p < end && *p != ' ')
-    p++;
+  p = bw__find1(p, end, ' ');
   *text_follows = 0;
   if (p > r && p[-1] == ':' && (p == end || *p == ' ')) {
     ev->rcpt = bw__span(r, p - 1);
@@ -138,9 +136,7 @@ static const char *recipient(const char *p, const char *end, bw_event_t *ev,
   ev->rcpt = bw__span(r, p);
   for (int i = 0; i < 2 && p + 1 < end && (p[1] == '(' || p[1] == '<'); i++) {
     char close = p[1] == '(' ? ')' : '>';
-    const char *o = p + 2, *oe = o;
-    while (oe < end && *oe != close)
-      oe++;
+    const char *o = p + 2, *oe = bw__find1(o, end, close);
     if (oe >= end)
       break;
     if (close == '>' || ev->orig_rcpt.len == 0)
@@ -205,8 +201,7 @@ bw_kind_t bw__parse_exim(bw_parser_t *ps, const char *p, const char *end,
     ev->exim_flag[1] = f1;
     p += 3;
     const char *s = p;
-    while (p < end && *p != ' ')
-      p++;
+    p = bw__find1(p, end, ' ');
     if (p - s == 2 && s[0] == '<' && s[1] == '>')
       ev->sender = bw__span(s + 1, s + 1);
     else
