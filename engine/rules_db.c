@@ -193,25 +193,20 @@ unsigned bw__rules_compile(bw_rules_t *r, const char *cache_dir, FILE *diag) {
       errors = 1;
       goto done;
     }
+    /* Pass 0: the database's own rules; pass 1 (caseless database
+     * only): the case-sensitive ones again, as gates. */
     unsigned k = 0;
-    for (unsigned i = 0; i < r->nrules; i++) {
-      if (r->rules[i].db != d || r->rules[i].expr == NULL)
-        continue;
-      exprs[d][k] = r->rules[i].expr;
-      flags[d][k] = db_flags[d];
-      ids[d][k] = k;
-      r->db_rules[d][k] = i;
-      k++;
-    }
-    for (unsigned i = 0; d == BW_DB_CASELESS && i < r->nrules; i++) {
-      if (r->rules[i].db != BW_DB_CASE || r->rules[i].expr == NULL)
-        continue;
-      exprs[d][k] = r->rules[i].expr;
-      flags[d][k] = db_flags[d];
-      ids[d][k] = k;
-      r->db_rules[d][k] = BW_RULE_GATE;
-      k++;
-    }
+    for (int pass = 0; pass < (d == BW_DB_CASELESS ? 2 : 1); pass++)
+      for (unsigned i = 0; i < r->nrules; i++) {
+        int want = pass == 0 ? d : BW_DB_CASE;
+        if (r->rules[i].db != want || r->rules[i].expr == NULL)
+          continue;
+        exprs[d][k] = r->rules[i].expr;
+        flags[d][k] = db_flags[d];
+        ids[d][k] = k;
+        r->db_rules[d][k] = pass == 0 ? i : BW_RULE_GATE;
+        k++;
+      }
   }
 
   char path[512] = "";
