@@ -169,7 +169,8 @@ int bw__watch_state_load(FILE *f, const bw__watch_state_t *s, char **cursor,
     h = bw__hash_bytes(h, (const char *)p, sizeof(p));
     for (int k = 0; k < 2; k++)
       if ((what = pos_problem(&p[k])) != NULL) {
-        say(why, whylen, f, "path %u (%s): %s", (unsigned)i, str, what);
+        say(why, whylen, f, "path %u (%s): %s file: %s", (unsigned)i, str,
+            k ? "the rotated" : "the live", what);
         goto fail;
       }
     /* Paths no longer followed are dropped; a path given twice gets
