@@ -256,13 +256,17 @@ static void test_refused(void **state_) {
   positions(pos);
   pos[1].head_len = 300;
   buf = state(&len, 2, paths, plen, pos, "", 0, &st, 3, &o);
-  refused(buf, len, "path 0 (/var/log/mail.log): the rotated file: a position whose head is over 64 bytes");
+  refused(buf, len,
+          "path 0 (/var/log/mail.log): the rotated file: a position whose head "
+          "is over 64 bytes");
   free(buf);
 
   positions(pos);
   pos[2].valid = 9;
   buf = state(&len, 2, paths, plen, pos, "", 0, &st, 3, &o);
-  refused(buf, len, "path 1 (/var/log/other): the live file: a position of an unknown kind");
+  refused(
+      buf, len,
+      "path 1 (/var/log/other): the live file: a position of an unknown kind");
   free(buf);
 
   positions(pos);

@@ -270,7 +270,7 @@ static void setup(void) {
   run_lines(&w, 0, 90);
   plain_pos(&w.pos[0], &st, 80, 90);
   plain_pos(&w.pos[1], &gst, 110, 120);
-  w.pos[1].ino ^= 0x5555; /* the plain file's inode, gone since */
+  w.pos[1].ino ^= 0x5555;          /* the plain file's inode, gone since */
   w.pos[2].valid = BW_POS_DECODED; /* exim's mainlog: a .gz being written */
   w.pos[2].dev = 2049;
   w.pos[2].ino = 131;
@@ -315,11 +315,12 @@ static void check_loaded(world_t *w, const char *cursor, int v1) {
     CHECK(p->valid == BW_POS_NONE || p->valid == BW_POS_BYTES ||
           p->valid == BW_POS_DECODED);
     CHECK(p->head_len <= BW_FOLLOW_HEAD && p->offset <= (uint64_t)INT64_MAX);
-    CHECK(p->valid != BW_POS_NONE || (p->offset == 0 && p->head_len == 0 &&
-                                      p->dev == 0 && p->ino == 0));
+    CHECK(p->valid != BW_POS_NONE ||
+          (p->offset == 0 && p->head_len == 0 && p->dev == 0 && p->ino == 0));
   }
   CHECK(w->stats.files == NULL && w->stats.nfiles == 0 && w->stats.nskips == 0);
-  CHECK(v1 ? cursor == NULL : cursor != NULL && strlen(cursor) < BW__WATCH_MAX_STR);
+  CHECK(v1 ? cursor == NULL
+           : cursor != NULL && strlen(cursor) < BW__WATCH_MAX_STR);
 }
 
 static void render(world_t *w) {
