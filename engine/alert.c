@@ -555,8 +555,12 @@ int bw__alerts_restore(bw_alerts_t *al, FILE *f) {
     return BW_EPARSE;
   uint64_t hdr[8];
   get(&s, hdr, sizeof(hdr));
+  /* The evaluation clock: unset, or a bucket whose time in microseconds
+   * (and a gap's after it) an int64 holds, as the aggregator's. */
+  int64_t lim = (INT64_C(1) << 43) / al->ao->bucket_s, lb = (int64_t)hdr[0];
   if (s.bad || hdr[5] > al->o.max_history || hdr[6] > al->names.cap ||
-      hdr[7] != al->ao->nwindows || al->names.n != 0)
+      hdr[7] != al->ao->nwindows || al->names.n != 0 ||
+      (lb != INT64_MIN && (lb <= -lim || lb >= lim)))
     return BW_EPARSE;
   al->last_bucket = (int64_t)hdr[0];
   al->seq = hdr[1];
