@@ -1260,6 +1260,10 @@ static int restored_valid(bw_agg_t *a) {
       if (k->open[w] < 0 || (size_t)k->open[w] > k->nbreaches ||
           k->open_c[w] < 0 || (size_t)k->open_c[w] > k->nbreaches)
         return 0;
+    for (size_t j = 0; j < k->nbreaches; j++) /* outputs index windows_s */
+      if (k->breaches[j].window < 0 ||
+          (size_t)k->breaches[j].window >= a->o.nwindows)
+        return 0;
     for (size_t j = 0; j < k->ntop_provider; j++)
       if (k->top_provider_id[j] >= a->prov.names.n)
         return 0;

@@ -538,6 +538,22 @@ int bw__alerts_save(const bw_alerts_t *al, FILE *f) {
   return s.bad ? BW_EIO : 0;
 }
 
+/* An alert read back as bytes (an episode or one firing now): its counts
+ * index fixed arrays and its strings are printed, so each must end
+ * inside its array. */
+static int restored_alert_ok(bw_alert_t *a) {
+  a->domain[sizeof(a->domain) - 1] = '\0';
+  if (a->nreasons > BW_ALERT_TOP || a->ngroups > BW_ALERT_TOP ||
+      a->nproviders > BW_ALERT_TOP || a->kind < 0 || a->kind > 1)
+    return 0;
+  for (int k = 0; k < BW_ALERT_TOP; k++) {
+    a->reasons[k].name[sizeof(a->reasons[k].name) - 1] = '\0';
+    a->groups[k].name[sizeof(a->groups[k].name) - 1] = '\0';
+    a->providers[k].name[sizeof(a->providers[k].name) - 1] = '\0';
+  }
+  return 1;
+}
+
 int bw__alerts_restore(bw_alerts_t *al, FILE *f) {
   sio_t s = {f, 0x51ED270B27E5A1C3ull, 0};
   char magic[8];
@@ -546,8 +562,12 @@ int bw__alerts_restore(bw_alerts_t *al, FILE *f) {
     return BW_EPARSE;
   uint64_t hdr[8];
   get(&s, hdr, sizeof(hdr));
+  /* The evaluation clock: unset, or a bucket whose time in microseconds
+   * (and a gap's after it) an int64 holds, as the aggregator's. */
+  int64_t lim = (INT64_C(1) << 43) / al->ao->bucket_s, lb = (int64_t)hdr[0];
   if (s.bad || hdr[5] > al->o.max_history || hdr[6] > al->names.cap ||
-      hdr[7] != al->ao->nwindows || al->names.n != 0)
+      hdr[7] != al->ao->nwindows || al->names.n != 0 ||
+      (lb != INT64_MIN && (lb <= -lim || lb >= lim)))
     return BW_EPARSE;
   al->last_bucket = (int64_t)hdr[0];
   al->seq = hdr[1];
@@ -586,28 +606,21 @@ int bw__alerts_restore(bw_alerts_t *al, FILE *f) {
         if (d->cur[w][k] == NULL)
           return BW_ENOMEM;
         get(&s, d->cur[w][k], sizeof(bw_alert_t));
-        d->cur[w][k]->domain[sizeof(d->cur[w][k]->domain) - 1] = '\0';
         al->firing[k]++;
+        if (!restored_alert_ok(d->cur[w][k]))
+          return BW_EPARSE;
       }
   }
   uint64_t want = s.h, h = 0;
   get(&s, &h, sizeof(h));
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  want = h; /* the fuzzer cannot forge the checksum: test what is behind */
+#endif
   if (s.bad || h != want)
     return BW_EPARSE;
-  /* The strings inside the saved episodes are read as bytes: make sure
-   * each ends inside its array before anyone prints it. */
-  for (size_t i = 0; i < al->nhist; i++) {
-    bw_alert_t *a = &al->hist[i];
-    a->domain[sizeof(a->domain) - 1] = '\0';
-    if (a->nreasons > BW_ALERT_TOP || a->ngroups > BW_ALERT_TOP ||
-        a->nproviders > BW_ALERT_TOP || a->kind < 0 || a->kind > 1)
+  for (size_t i = 0; i < al->nhist; i++)
+    if (!restored_alert_ok(&al->hist[i]))
       return BW_EPARSE;
-    for (int k = 0; k < BW_ALERT_TOP; k++) {
-      a->reasons[k].name[sizeof(a->reasons[k].name) - 1] = '\0';
-      a->groups[k].name[sizeof(a->groups[k].name) - 1] = '\0';
-      a->providers[k].name[sizeof(a->providers[k].name) - 1] = '\0';
-    }
-  }
   return 0;
 }
 

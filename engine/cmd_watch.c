@@ -19,7 +19,6 @@
 #include "cli.h"
 #include "follow.h"
 #include "alert_cli.h"
-#include "hash.h"
 #include "metrics_srv.h"
 #include "maildir.h"
 #include "out_agg.h"
@@ -27,6 +26,7 @@
 #include "src_journal.h"
 #include "src_stdin.h"
 #include "suppress_cli.h"
+#include "watch_state.h"
 #include "worker.h"
 
 enum {
@@ -124,6 +124,9 @@ typedef struct {
   bw__pipe_t pipe;
   bw__worker_t wk; /* reads, parses and aggregates off the loop thread */
   bw_follow_t **follow;
+  /* 2 per path (follow.h): the saved positions at start, then each
+   * save's scratch (written under the pipeline lock). */
+  bw_follow_pos_t *pos;
   bw_stdin_t *in; /* "-": stdin through a pipe */
   bw_journal_t *journal;
   const char *maildir;
@@ -276,19 +279,14 @@ static void write_report(watch_t *w) {
   }
 }
 
-/* ---- the state file ------------------------------------------------------ */
-
-/* BWWATCH2 adds the journal cursor after the paths; a BWWATCH1 state
- * (no journal) is still read. */
-#define WATCH_MAGIC "BWWATCH2"
-#define WATCH_MAGIC_V1 "BWWATCH1"
+/* ---- the state file (format and checks: watch_state.c) ----------------- */
 
 /* The positions of every followed path, the line counters and the whole
  * aggregation, written together (temporary file, fsync, rename) so they
  * always agree: after a crash the lines read since are read again and
  * counted once. */
 static void save_state(watch_t *w) {
-  if (w->state_path == NULL)
+  if (w->state_path == NULL || w->pos == NULL)
     return;
   char tmp[4096];
   snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->state_path, (long)getpid());
@@ -297,46 +295,20 @@ static void save_state(watch_t *w) {
     perror(tmp);
     return;
   }
-  uint64_t h = 0x9E3779B97F4A7C15ull;
+  bw__watch_state_t ws = {w->paths, w->npaths, w->pos, &w->stats,
+                          w->agg, w->suppress, w->alerts};
   /* Positions, cursor, counters and aggregation from one moment: the
    * worker is held off while they are copied out (no disk wait inside:
    * the fsync comes after). */
   bw__worker_lock(&w->wk);
-  int ok = fwrite(WATCH_MAGIC, 8, 1, f) == 1;
-  uint32_t n = (uint32_t)w->npaths;
-  ok = ok && fwrite(&n, sizeof(n), 1, f) == 1;
-  h = bw__hash_bytes(h, (const char *)&n, sizeof(n));
-  for (size_t i = 0; i < w->npaths && ok; i++) {
-    bw_follow_pos_t pos[2];
-    memset(pos, 0, sizeof(pos));
+  for (size_t i = 0; i < w->npaths; i++) {
+    memset(&w->pos[2 * i], 0, 2 * sizeof(*w->pos));
     if (w->follow[i] != NULL)
-      bw__follow_position(w->follow[i], &pos[0], &pos[1]);
-    uint32_t len = (uint32_t)strlen(w->paths[i]);
-    ok = fwrite(&len, sizeof(len), 1, f) == 1 &&
-         fwrite(w->paths[i], 1, len, f) == len &&
-         fwrite(pos, sizeof(pos), 1, f) == 1;
-    h = bw__hash_bytes(h, w->paths[i], len);
-    h = bw__hash_bytes(h, (const char *)pos, sizeof(pos));
+      bw__follow_position(w->follow[i], &w->pos[2 * i], &w->pos[2 * i + 1]);
   }
-  /* The journal's cursor: the last entry read, counted in the
-   * aggregation written below (both come from this one moment). */
   char *cursor = w->journal != NULL ? bw__journal_cursor(w->journal) : NULL;
-  uint32_t clen = cursor != NULL ? (uint32_t)strlen(cursor) : 0;
-  ok = ok && fwrite(&clen, sizeof(clen), 1, f) == 1 &&
-       fwrite(cursor != NULL ? cursor : "", 1, clen, f) == clen;
-  h = bw__hash_bytes(h, (const char *)&clen, sizeof(clen));
-  h = bw__hash_bytes(h, cursor != NULL ? cursor : "", clen);
+  int ok = bw__watch_state_save(f, &ws, cursor) == 0;
   free(cursor);
-  bw_replay_stats_t st = w->stats;
-  st.files = NULL;
-  st.nskips = 0; /* samples point at strings of this run */
-  memset(st.skips, 0, sizeof(st.skips));
-  ok = ok && fwrite(&st, sizeof(st), 1, f) == 1;
-  h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
-  ok = ok && fwrite(&h, sizeof(h), 1, f) == 1;
-  ok = ok && bw_agg_save(w->agg, f) == 0;
-  ok = ok && bw_suppress_save(w->suppress, f) == 0;
-  ok = ok && bw__alerts_save(w->alerts, f) == 0;
   bw__worker_unlock(&w->wk);
   ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
   if (fclose(f) != 0)
@@ -347,16 +319,6 @@ static void save_state(watch_t *w) {
     return;
   }
   w->checkpoint_ms = uv_now(&w->loop);
-}
-
-/* The alerts' section, after the suppression list's; a state written
- * before alerts existed ends before it (no alert firing). */
-static int restore_alerts(watch_t *w, FILE *f) {
-  int c = getc(f);
-  if (c == EOF)
-    return 0;
-  ungetc(c, f);
-  return bw__alerts_restore(w->alerts, f);
 }
 
 static void metrics_alerts(void *arg, bw_metrics_in_t *in) {
@@ -370,82 +332,25 @@ static void metrics_alerts(void *arg, bw_metrics_in_t *in) {
   in->alert_sink_dropped = w->sinks ? bw__sinks_dropped(w->sinks) : 0;
 }
 
-/* The suppression list's section, after the aggregation's; a state
- * written before it existed simply ends there (an empty list). */
-static int restore_suppress(watch_t *w, FILE *f) {
-  int c = getc(f);
-  if (c == EOF)
-    return 0;
-  ungetc(c, f);
-  return bw_suppress_restore(w->suppress, f);
-}
-
-/* Load the state: 1 loaded, 0 none, -1 unusable (set aside). Positions
- * are returned per path in pos[2 * i]. */
-static int load_state(watch_t *w, bw_follow_pos_t *pos, char **cursor) {
+/* Load the state: 1 loaded, 0 none, -1 unusable (set aside; the
+ * aggregation, suppression list and alerts are then half-restored and
+ * must be made anew). Positions are returned per path in w->pos[2 * i]. */
+static int load_state(watch_t *w, char **cursor) {
   if (w->state_path == NULL)
     return 0;
   FILE *f = fopen(w->state_path, "rb");
   if (f == NULL)
     return 0;
-  char magic[8];
-  uint64_t h = 0x9E3779B97F4A7C15ull, check = 0;
-  uint32_t n = 0;
-  int ok = fread(magic, 8, 1, f) == 1 &&
-           (memcmp(magic, WATCH_MAGIC, 8) == 0 ||
-            memcmp(magic, WATCH_MAGIC_V1, 8) == 0) &&
-           fread(&n, sizeof(n), 1, f) == 1 && n < 4096;
-  h = bw__hash_bytes(h, (const char *)&n, sizeof(n));
-  for (uint32_t i = 0; ok && i < n; i++) {
-    uint32_t len = 0;
-    char path[4096];
-    bw_follow_pos_t p[2];
-    ok = fread(&len, sizeof(len), 1, f) == 1 && len < sizeof(path) &&
-         fread(path, 1, len, f) == len && fread(p, sizeof(p), 1, f) == 1;
-    if (!ok)
-      break;
-    path[len] = '\0';
-    h = bw__hash_bytes(h, path, len);
-    h = bw__hash_bytes(h, (const char *)p, sizeof(p));
-    for (size_t k = 0; k < w->npaths; k++)
-      if (strcmp(w->paths[k], path) == 0) {
-        pos[2 * k] = p[0];
-        pos[2 * k + 1] = p[1];
-      }
-  }
-  if (ok && memcmp(magic, WATCH_MAGIC, 8) == 0) {
-    uint32_t clen = 0;
-    ok = fread(&clen, sizeof(clen), 1, f) == 1 && clen < 4096;
-    char *c = ok ? malloc((size_t)clen + 1) : NULL;
-    ok = ok && c != NULL && fread(c, 1, clen, f) == clen;
-    if (ok) {
-      c[clen] = '\0';
-      h = bw__hash_bytes(h, (const char *)&clen, sizeof(clen));
-      h = bw__hash_bytes(h, c, clen);
-      *cursor = c;
-    } else {
-      free(c);
-    }
-  }
-  bw_replay_stats_t st;
-  ok = ok && fread(&st, sizeof(st), 1, f) == 1;
-  h = bw__hash_bytes(h, (const char *)&st, sizeof(st));
-  ok = ok && fread(&check, sizeof(check), 1, f) == 1 && check == h;
-  ok = ok && bw_agg_restore(w->agg, f) == 0;
-  ok = ok && restore_suppress(w, f) == 0;
-  ok = ok && restore_alerts(w, f) == 0;
+  bw__watch_state_t ws = {w->paths, w->npaths, w->pos, &w->stats,
+                          w->agg, w->suppress, w->alerts};
+  char why[512];
+  int rc = bw__watch_state_load(f, &ws, cursor, why, sizeof(why));
   fclose(f);
-  if (!ok) {
-    free(*cursor);
-    *cursor = NULL;
-  }
-  if (ok) {
-    st.files = NULL;
-    w->stats = st;
+  if (rc == 0)
     return 1;
-  }
   char aside[4200];
   snprintf(aside, sizeof(aside), "%s.bad-%ld", w->state_path, (long)time(NULL));
+  fprintf(stderr, "bouncewatch watch: %s: %s\n", w->state_path, why);
   fprintf(stderr, "bouncewatch watch: %s is damaged or from another version; "
                   "set aside as %s, starting afresh\n",
           w->state_path, aside);
@@ -809,23 +714,26 @@ int bw__cmd_watch(int argc, char **argv) {
       w->state_path = def;
     }
   }
-  bw_follow_pos_t *saved = calloc(2 * w->npaths + 2, sizeof(*saved));
-  if (saved == NULL)
+  w->pos = calloc(2 * w->npaths + 2, sizeof(*w->pos));
+  if (w->pos == NULL)
     goto done;
-  int loaded = load_state(w, saved, &cursor);
+  int loaded = load_state(w, &cursor);
   if (loaded < 0) {
-    /* A half-restored aggregator is not to be trusted: make it anew. */
+    /* Half-restored objects are not to be trusted: make them anew. The
+     * suppression list too: its section may have been taken whole
+     * before a later one was refused. */
     bw_agg_free(w->agg);
     w->agg = NULL;
     bw__alerts_free(w->alerts);
     w->alerts = NULL;
+    bw_suppress_free(w->suppress);
+    w->suppress = NULL;
     memset(&w->stats, 0, sizeof(w->stats));
     if (bw_agg_new(&w->ao, &w->agg) != 0 ||
+        bw_suppress_new(&w->sup.o, &w->suppress) != 0 ||
         bw__alerts_new(&w->alo, &w->ao, bw__sinks_alert_mt, w->sinks,
-                       &w->alerts) != 0) {
-      free(saved);
+                       &w->alerts) != 0)
       goto done;
-    }
   }
   /* Alerts still firing from before the restart: Alertmanager hears of
    * them again (it forgets one not re-sent); the log and the command
@@ -858,18 +766,16 @@ int bw__cmd_watch(int argc, char **argv) {
     if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe, &w->wk,
                        &w->follow[i]) != 0) {
       fprintf(stderr, "bouncewatch watch: %s: out of memory\n", w->paths[i]);
-      free(saved);
       goto done;
     }
     if (loaded == 1) {
-      int64_t rotated = bw__follow_resume(w->follow[i], &saved[2 * i],
-                                          &saved[2 * i + 1]);
+      int64_t rotated = bw__follow_resume(w->follow[i], &w->pos[2 * i],
+                                          &w->pos[2 * i + 1]);
       if (rotated > 0)
         catch_up_one(w, i, rotated);
     }
     bw__follow_start(w->follow[i]);
   }
-  free(saved);
   if (w->use_journal) {
     char why[512];
     w->jo.poll_ms = w->fo.poll_ms;
@@ -940,6 +846,7 @@ done:
   free(cursor);
   free(w->paths);
   free(w->follow);
+  free(w->pos);
   free(w->jfiles);
   free(w);
   return rc;

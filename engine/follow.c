@@ -273,7 +273,7 @@ static int rewritten(bw_follow_t *f, file_t *x) {
   return k != (ssize_t)x->marklen || memcmp(now, x->mark, x->marklen) != 0;
 }
 
-#define HEAD 64 /* bytes of a file's start that identify it */
+#define HEAD BW_FOLLOW_HEAD /* bytes of a file's start that identify it */
 
 /* Hash of the first min(HEAD, limit) bytes of fd; *len gets the count. */
 static uint64_t head_hash(int fd, uint64_t limit, uint32_t *len) {
@@ -351,6 +351,8 @@ static int open_same(const char *path, const bw_follow_pos_t *pos, file_t *x) {
 static int decoded_head(const char *path, uint32_t want, uint64_t *hash,
                         uint32_t *len) {
   uint8_t in[4096], out[HEAD];
+  if (want > HEAD)
+    return -1; /* no head we saved is longer: a damaged position */
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;

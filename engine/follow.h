@@ -37,6 +37,8 @@ typedef struct {
  * file, in decoded bytes for a gzip or zstd one (which a restart decodes
  * again from its start, skipping that many). */
 enum { BW_POS_NONE = 0, BW_POS_BYTES = 1, BW_POS_DECODED = 2 };
+/* The most bytes of a file's start that identify it (head_len). */
+#define BW_FOLLOW_HEAD 64
 typedef struct {
   uint64_t dev, ino, offset, head_hash;
   uint32_t head_len;

@@ -67,8 +67,13 @@ int bw__infer_year(const bw_logtime_t *lt, int mon) {
 }
 
 int bw__format_time(int64_t us, char *buf) {
-  int64_t s = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-  int64_t frac = us - s * 1000000;
+  /* Floor division without `us - 999999`, which overflows near INT64_MIN:
+   * times read back from a state file can be any value. */
+  int64_t s = us / 1000000, frac = us % 1000000;
+  if (frac < 0) {
+    s--;
+    frac += 1000000;
+  }
   int64_t z = (s >= 0 ? s : s - 86399) / 86400;
   int64_t sod = s - z * 86400;
   /* civil_from_days (Hinnant) */

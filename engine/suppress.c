@@ -631,7 +631,12 @@ int bw_suppress_restore(bw_suppress_t *s, FILE *f) {
   }
   uint64_t check = 0;
   uint64_t want = io.h;
-  if (io.bad || fread(&check, sizeof(check), 1, f) != 1 || check != want)
+  int got = fread(&check, sizeof(check), 1, f) == 1;
+  int sum_ok = got && check == want;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  sum_ok = got; /* the fuzzer cannot forge the checksum: test what is behind */
+#endif
+  if (io.bad || !sum_ok)
     goto fail;
   return 0;
 fail:

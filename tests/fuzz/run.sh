@@ -26,7 +26,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DATA=$ROOT/tests/data
 HARNESSES=(fuzz_parse_line fuzz_decode fuzz_lines fuzz_replay fuzz_rules
            fuzz_classify fuzz_suppress fuzz_mailreport
-           fuzz_state fuzz_config fuzz_http)
+           fuzz_state fuzz_watch_state fuzz_config fuzz_http)
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "tests/fuzz/run.sh: $*"; exit 2; }
@@ -50,6 +50,7 @@ fuzz_args() {
     fuzz_suppress) echo "-max_len=8192 -timeout=10" ;;
     fuzz_mailreport) echo "-max_len=8192 -timeout=10" ;;
     fuzz_state) echo "-max_len=4096 -timeout=10" ;;
+    fuzz_watch_state) echo "-max_len=4096 -timeout=10" ;;
     fuzz_config) echo "-max_len=8192 -timeout=10" ;;
     fuzz_http) echo "-max_len=8192 -timeout=10" ;;
     *) die "unknown harness $1" ;;
@@ -172,6 +173,25 @@ seeds() { # HARNESS DIR
       bytes 1 1 0 8 1 2 3 4 5 6 7 8 > "$dir/names"
       bytes 1 16 0 16 255 255 255 255 255 255 255 255 1 1 1 1 1 1 1 1 > "$dir/msgs"
       bytes 0 66 87 65 71 71 83 84 51 > "$dir/raw-magic"
+      ;;
+    fuzz_watch_state)
+      # Patches of the harness's own valid state (control byte 1; 2: its
+      # BWWATCH1 twin). Offsets in that state: path count 8, the live
+      # log's positions 51 (head_len +32, kind +36) and 91 (the file
+      # compressed while stopped), cursor length 322, counters 365
+      # (nskips +2176, nfiles +2184, files +2192, skips[0].why +1176).
+      bytes 1 > "$dir/valid"
+      bytes 2 > "$dir/valid-v1"
+      bytes 1 0 0 1 255 > "$dir/magic"
+      bytes 1 0 8 4 255 255 0 0 > "$dir/paths"
+      bytes 1 0 84 1 1 > "$dir/head-len"
+      bytes 1 0 87 1 4 > "$dir/pos-kind"
+      bytes 1 0 124 1 1 > "$dir/old-head-len"
+      bytes 1 1 66 4 255 255 0 0 > "$dir/cursor-len"
+      bytes 1 9 237 24 0 64 0 0 0 0 0 0 7 0 0 0 0 0 0 0 65 65 65 65 0 0 0 0 > "$dir/stats-nskips"
+      bytes 1 6 5 8 65 65 65 65 0 0 0 0 > "$dir/stats-why"
+      bytes 1 20 0 16 255 255 255 255 255 255 255 255 1 1 1 1 1 1 1 1 > "$dir/agg"
+      bytes 0 66 87 87 65 84 67 72 50 > "$dir/raw-magic"
       ;;
     *) die "unknown harness $h" ;;
   esac
