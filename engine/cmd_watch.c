@@ -717,6 +717,13 @@ int bw__cmd_watch(int argc, char **argv) {
   w->pos = calloc(2 * w->npaths + 2, sizeof(*w->pos));
   if (w->pos == NULL)
     goto done;
+  /* A file redirected to stdin is followed by name, as /dev/stdin, and
+   * its position is saved under that name: the name must be the same
+   * before the state is read, or a restart reads it again from the start
+   * on top of the restored counts. A pipe is read as a stream. */
+  for (size_t i = 0; i < w->npaths; i++)
+    if (strcmp(w->paths[i], "-") == 0 && uv_guess_handle(STDIN_FILENO) == UV_FILE)
+      w->paths[i] = "/dev/stdin";
   int loaded = load_state(w, &cursor);
   if (loaded < 0) {
     /* Half-restored objects are not to be trusted: make them anew. The
@@ -747,21 +754,15 @@ int bw__cmd_watch(int argc, char **argv) {
     catch_up(w);
   for (size_t i = 0; i < w->npaths; i++) {
     if (strcmp(w->paths[i], "-") == 0) {
-      /* A pipe (tail -F, journalctl -f) is read as a stream; a file
-       * redirected to stdin is followed by name like any path. */
-      if (uv_guess_handle(STDIN_FILENO) == UV_FILE) {
-        w->paths[i] = "/dev/stdin";
-      } else {
-        int e = w->in != NULL ? UV_EINVAL
-                              : bw__stdin_start(&w->loop, w->fo.max_line,
-                                                &w->pipe, &w->wk, stdin_eof, w,
-                                                &w->in);
-        if (e != 0) {
-          fprintf(stderr, "bouncewatch watch: stdin: %s\n", uv_strerror(e));
-          goto done;
-        }
-        continue;
+      /* A pipe (tail -F, journalctl -f): read as a stream. */
+      int e = w->in != NULL ? UV_EINVAL
+                            : bw__stdin_start(&w->loop, w->fo.max_line, &w->pipe,
+                                              &w->wk, stdin_eof, w, &w->in);
+      if (e != 0) {
+        fprintf(stderr, "bouncewatch watch: stdin: %s\n", uv_strerror(e));
+        goto done;
       }
+      continue;
     }
     if (bw__follow_new(&w->loop, w->paths[i], &w->fo, &w->pipe, &w->wk,
                        &w->follow[i]) != 0) {

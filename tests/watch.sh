@@ -231,4 +231,23 @@ kill -TERM "$PID"
 wait "$PID"
 check "stdin file: SIGTERM exits 0" $? 0
 
+# A file on stdin with a state file: a restart resumes it where it was
+# (once its position was saved under a name the next start never looked
+# up, and the file was counted again on top of the restored counts).
+REP=$D/r3.json
+for run in 1 2; do
+  "$BW" watch --state "$D/stdin.state" --report-json "$REP" --report-interval 50 \
+    - < "$DATA/sample.log" 2> "$D/err3.$run" &
+  PID=$!
+  i=0
+  while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+  check "stdin file with a state, run $run: each line once" "$(wait_lines 33)" 33
+  kill -TERM "$PID"
+  wait "$PID"
+  check "stdin file with a state, run $run: SIGTERM exits 0" $? 0
+  check "stdin file with a state, run $run: counted once" \
+    "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced]' "$REP")" "[33,3,3]"
+  rm -f "$REP"
+done
+
 finish
