@@ -1,7 +1,8 @@
 /* The replay pipeline: a reader thread (open, read, decode) and the
  * calling thread (split, parse, count, callback) joined by a fixed ring
- * of blocks; on a single CPU, the calling thread alone, block by block. Owns the per-file and run statistics; knows nothing of what
- * the callback does with events. */
+ * of blocks; on a single CPU, the calling thread alone, block by block.
+ * Owns the per-file and run statistics; knows nothing of what the
+ * callback does with events. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h> /* sched_getaffinity (_GNU_SOURCE is set for all) */
@@ -39,7 +40,7 @@ typedef struct {
 typedef struct {
   size_t *slot;
   size_t head, count, cap;
-  size_t want;    /* wake the sleeper at this count; 0: nobody sleeps */
+  size_t want; /* wake the sleeper at this count; 0: nobody sleeps */
   uv_cond_t cond;
 } fifo_t;
 

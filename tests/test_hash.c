@@ -36,7 +36,8 @@ static void test_same_values(void **state) {
   for (size_t off = 0; off < 8; off++)
     for (size_t n = 0; n <= 40; n++) {
       assert_true(bw__tail8(buf + off, n % 8) == ref_tail(buf + off, n % 8));
-      assert_true(bw__hash_bytes(7, buf + off, n) == ref_hash(7, buf + off, n, 0));
+      assert_true(bw__hash_bytes(7, buf + off, n) ==
+                  ref_hash(7, buf + off, n, 0));
       assert_true(bw__hash_folded(7, buf + off, n) ==
                   ref_hash(7, buf + off, n, 1));
     }

@@ -83,18 +83,21 @@ static void test_rfc3339(void **state) {
   parse(p, "2024-05-01T12:00:01Z mail1 postfix/qmgr[1]: 3F2A1B0C4D: removed",
         &ev);
   assert_true(ev.time_us == utc_us(2024, 5, 1, 12, 0, 1));
-  parse(p, "2024-05-01T12:00:01.5-04:30 mail1 postfix/qmgr[1]: 3F2A1B0C4D: "
-           "removed",
+  parse(p,
+        "2024-05-01T12:00:01.5-04:30 mail1 postfix/qmgr[1]: 3F2A1B0C4D: "
+        "removed",
         &ev);
   assert_true(ev.time_us == utc_us(2024, 5, 1, 16, 30, 1) + 500000);
-  parse(p, "2024-05-01T12:00:01.123456789+00:00 mail1 postfix/qmgr[1]: "
-           "3F2A1B0C4D: removed",
+  parse(p,
+        "2024-05-01T12:00:01.123456789+00:00 mail1 postfix/qmgr[1]: "
+        "3F2A1B0C4D: removed",
         &ev);
   assert_true(ev.time_us == utc_us(2024, 5, 1, 12, 0, 1) + 123456);
   assert_int_equal(ev.kind, BW_KIND_REMOVED);
   /* No zone at all is not RFC 3339. */
-  assert_int_equal(parse(p, "2024-05-01T12:00:01 mail1 postfix/qmgr[1]: "
-                            "3F2A1B0C4D: removed",
+  assert_int_equal(parse(p,
+                         "2024-05-01T12:00:01 mail1 postfix/qmgr[1]: "
+                         "3F2A1B0C4D: removed",
                          &ev),
                    BW_KIND_UNKNOWN);
   bw_parser_free(p);
@@ -111,45 +114,57 @@ static void test_stamp_memos_and_pid(void **state) {
   bw_event_t ev;
   bw_parser_t *p = parser_ref(utc_us(2024, 5, 1, 0, 0, 0) / 1000000);
   const int64_t base = utc_us(2024, 5, 1, 12, 0, 1);
-  parse(p, "2024-05-01T12:00:01.000002+00:00 h postfix/qmgr[7]: 3F2A1B0C4D: removed",
-        &ev);
+  parse(
+      p,
+      "2024-05-01T12:00:01.000002+00:00 h postfix/qmgr[7]: 3F2A1B0C4D: removed",
+      &ev);
   assert_true(ev.time_us == base + 2);
   assert_int_equal(ev.pid, 7);
   /* The same second in another zone. */
-  parse(p, "2024-05-01T12:00:01.000002+02:00 h postfix/qmgr[1234567]: 3F2A1B0C4D: removed",
+  parse(p,
+        "2024-05-01T12:00:01.000002+02:00 h postfix/qmgr[1234567]: 3F2A1B0C4D: "
+        "removed",
         &ev);
   assert_true(ev.time_us == base + 2 - 7200 * 1000000LL);
   assert_int_equal(ev.pid, 1234567);
   /* An Exim stamp of another second between two syslog ones. */
   parse(p, "2024-05-01 12:00:05 1rABCd-000Xyz-AB Completed", &ev);
   assert_true(ev.time_us == base + 4 * 1000000LL);
-  parse(p, "2024-05-01T12:00:01.999999+00:00 h postfix/qmgr[12345678]: 3F2A1B0C4D: removed",
+  parse(p,
+        "2024-05-01T12:00:01.999999+00:00 h postfix/qmgr[12345678]: "
+        "3F2A1B0C4D: removed",
         &ev);
   assert_true(ev.time_us == base + 999999);
   assert_int_equal(ev.pid, 12345678); /* eight digits: the byte loop */
   parse(p, "2024-05-01 12:00:05 1rABCd-000Xyz-AB Completed", &ev);
   assert_true(ev.time_us == base + 4 * 1000000LL);
   /* The next second, then the next minute with the same ":01". */
-  parse(p, "2024-05-01T12:00:02.5+00:00 h postfix/qmgr[0]: 3F2A1B0C4D: removed", &ev);
+  parse(p, "2024-05-01T12:00:02.5+00:00 h postfix/qmgr[0]: 3F2A1B0C4D: removed",
+        &ev);
   assert_true(ev.time_us == base + 1500000);
   assert_int_equal(ev.pid, 0);
-  parse(p, "2024-05-01T12:01:01.000000Z h postfix/qmgr[42]: 3F2A1B0C4D: removed", &ev);
+  parse(p,
+        "2024-05-01T12:01:01.000000Z h postfix/qmgr[42]: 3F2A1B0C4D: removed",
+        &ev);
   assert_true(ev.time_us == base + 60 * 1000000LL);
   assert_int_equal(ev.pid, 42);
   /* A bad digit in the fraction: not a stamp, whatever came before. */
-  assert_int_equal(parse(p, "2024-05-01T12:01:01.00a000Z h postfix/qmgr[42]: "
-                            "3F2A1B0C4D: removed",
+  assert_int_equal(parse(p,
+                         "2024-05-01T12:01:01.00a000Z h postfix/qmgr[42]: "
+                         "3F2A1B0C4D: removed",
                          &ev),
                    BW_KIND_UNKNOWN);
   /* A bad second after a good one of the same minute. */
-  assert_int_equal(parse(p, "2024-05-01T12:01:6x.000000Z h postfix/qmgr[42]: "
-                            "3F2A1B0C4D: removed",
+  assert_int_equal(parse(p,
+                         "2024-05-01T12:01:6x.000000Z h postfix/qmgr[42]: "
+                         "3F2A1B0C4D: removed",
                          &ev),
                    BW_KIND_UNKNOWN);
   /* A pid that is not a number ends the prefix. */
-  assert_int_equal(parse(p, "2024-05-01T12:01:01Z h postfix/qmgr[4x]: 3F2A1B0C4D: removed",
-                         &ev),
-                   BW_KIND_UNKNOWN);
+  assert_int_equal(
+      parse(p, "2024-05-01T12:01:01Z h postfix/qmgr[4x]: 3F2A1B0C4D: removed",
+            &ev),
+      BW_KIND_UNKNOWN);
   bw_parser_free(p);
 }
 
