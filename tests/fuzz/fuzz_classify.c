@@ -12,22 +12,13 @@
 #include <string.h>
 
 #include "bouncewatch/classify.h"
+#include "fuzz_util.h"
 
 #ifndef BW_FUZZ_PATTERNS
 #error "BW_FUZZ_PATTERNS (the source tree's patterns/) must be defined"
 #endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static bw_rules_t *rules;
 static bw_classifier_t *classifier;

@@ -15,17 +15,7 @@
 
 #include "bouncewatch/decode.h"
 #include "bouncewatch/error.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+#include "fuzz_util.h"
 
 /* Decompression bombs: stop comparing after this much output. */
 #define OUT_LIMIT (64u * 1024u)

@@ -11,21 +11,11 @@
 #include "bouncewatch/event.h"
 #include "bouncewatch/parse.h"
 #include "fmt.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_util.h"
 
 /* 2024-05-01 12:00:00 UTC: a fixed reference, so RFC 3164 years do not
  * depend on the day the fuzzer runs. */
 #define REF_TIME 1714564800
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static bw_parser_t *warm; /* lives for the whole run, sees every input */
 

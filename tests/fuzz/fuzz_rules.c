@@ -13,21 +13,11 @@
 
 #include "bouncewatch/classify.h"
 #include "bouncewatch/error.h"
+#include "fuzz_util.h"
 
 #ifndef BW_FUZZ_PATTERNS
 #error "BW_FUZZ_PATTERNS (the source tree's patterns/) must be defined"
 #endif
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 #define MAX_INPUT 4096
 

@@ -19,8 +19,7 @@
 #include "bouncewatch/agg.h"
 #include "bouncewatch/error.h"
 #include "bouncewatch/parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_util.h"
 
 static const char *const lines[] = {
     "2024-05-01T12:00:00+00:00 mx1 postfix/qmgr[2]: 4AAAAAAAAA: from=<a@example.org>, size=1, nrcpt=3 (queue active)",
@@ -93,13 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (buf == NULL)
       return 0;
     memcpy(buf, valid, len);
-    for (size_t i = 1; i + 3 <= size;) {
-      size_t off = ((size_t)data[i] << 8 | data[i + 1]) % len;
-      size_t n = data[i + 2];
-      i += 3;
-      for (size_t k = 0; k < n && i < size; k++, i++)
-        buf[(off + k) % len] ^= (char)data[i];
-    }
+    fuzz_patch(buf, len, data, 1, size);
   }
   FILE *f = fmemopen(buf, len > 0 ? len : 1, "rb");
   if (f == NULL) {

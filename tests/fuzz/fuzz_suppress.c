@@ -16,17 +16,7 @@
 #include "bouncewatch/error.h"
 #include "bouncewatch/parse.h"
 #include "bouncewatch/suppress.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+#include "fuzz_util.h"
 
 static char *render(bw_suppress_t *s, bw_suppress_format_t fmt) {
   char *buf = NULL;

@@ -42,18 +42,9 @@
 #include "pipe.h"
 #include "watch_state.h"
 #include "worker.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 /* ---- real-format lines ---------------------------------------------- */
 
@@ -408,13 +399,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     len = data[0] == 2 ? valid_v1_len : valid_len;
     CHECK((buf = malloc(len)) != NULL);
     memcpy(buf, base, len);
-    for (size_t i = 1; i + 3 <= size;) {
-      size_t off = ((size_t)data[i] << 8 | data[i + 1]) % len;
-      size_t n = data[i + 2];
-      i += 3;
-      for (size_t k = 0; k < n && i < size; k++, i++)
-        buf[(off + k) % len] ^= (char)data[i];
-    }
+    fuzz_patch(buf, len, data, 1, size);
   }
 
   world_t w;
