@@ -221,33 +221,32 @@ cat "$D/split.log" | "$BW" watch --report-json "$D/split.json" - 2> /dev/null
 split_fields='[.replay.lines, .replay.lines_by_kind, .totals.bounced, .replay.deliveries.by_reason]'
 check "stdin pipe: an unfinished split Exim line parsed at the end, as report does" \
   "$(jq -c "$split_fields" "$D/split.json")" "$(jq -c "$split_fields" "$D/split-report.json")"
-REP=$D/r2.json
-"$BW" watch --report-json "$REP" --report-interval 50 - < "$DATA/sample.log" 2> "$D/err2" &
-PID=$!
-i=0
-while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-check "stdin file: all lines" "$(wait_lines 33)" 33
-kill -TERM "$PID"
-wait "$PID"
-check "stdin file: SIGTERM exits 0" $? 0
+# stdin_file NAME REPORT [OPTION...]: watch a file given on stdin until
+# its 33 lines are counted, then SIGTERM it.
+stdin_file() {
+  local name=$1 rep=$2
+  shift 2
+  "$BW" watch --report-json "$rep" --report-interval 50 "$@" - < "$DATA/sample.log" \
+    2> "$D/err.$name" &
+  PID=$!
+  local i=0
+  while [ ! -s "$rep" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+  REP=$rep
+  check "$name: all lines" "$(wait_lines 33)" 33
+  kill -TERM "$PID"
+  wait "$PID"
+  check "$name: SIGTERM exits 0" $? 0
+}
+stdin_file "stdin file" "$D/r2.json"
 
 # A file on stdin with a state file: a restart resumes it where it was
 # (once its position was saved under a name the next start never looked
 # up, and the file was counted again on top of the restored counts).
-REP=$D/r3.json
 for run in 1 2; do
-  "$BW" watch --state "$D/stdin.state" --report-json "$REP" --report-interval 50 \
-    - < "$DATA/sample.log" 2> "$D/err3.$run" &
-  PID=$!
-  i=0
-  while [ ! -s "$REP" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-  check "stdin file with a state, run $run: each line once" "$(wait_lines 33)" 33
-  kill -TERM "$PID"
-  wait "$PID"
-  check "stdin file with a state, run $run: SIGTERM exits 0" $? 0
+  stdin_file "stdin file with a state, run $run" "$D/r3.json" --state "$D/stdin.state"
   check "stdin file with a state, run $run: counted once" \
-    "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced]' "$REP")" "[33,3,3]"
-  rm -f "$REP"
+    "$(jq -c '[.replay.lines, .totals.sent, .totals.bounced]' "$D/r3.json")" "[33,3,3]"
+  rm -f "$D/r3.json"
 done
 
 finish
