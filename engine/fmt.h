@@ -154,6 +154,28 @@ static inline const char *bw__find1(const char *p, const char *end, char c) {
 }
 #endif
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The 8 bytes of v (little-endian: the first byte lowest), each with its
+ * high nibble set in the result when it is not an ASCII digit: a byte is
+ * a digit when it minus '0' is below 10, so neither it nor it plus 6 has
+ * a high nibble. A borrow or carry only spreads from a byte that already
+ * failed. */
+static inline uint64_t bw__nondigits8(uint64_t v) {
+  uint64_t x = v - 0x3030303030303030ull;
+  return (x | (x + 0x0606060606060606ull)) & 0xF0F0F0F0F0F0F0F0ull;
+}
+
+/* The number 8 digit bytes spell, the first byte the most significant;
+ * zero bytes (shifted in below fewer digits) count as leading zeros.
+ * Pairs, then quads, then the whole (Lemire, "Quickly parsing eight
+ * digits", 2018). */
+static inline uint32_t bw__digits8_value(uint64_t d) {
+  d = (d & 0x0F0F0F0F0F0F0F0Full) * 2561 >> 8;
+  d = (d & 0x00FF00FF00FF00FFull) * 6553601 >> 16;
+  return (uint32_t)((d & 0x0000FFFF0000FFFFull) * 42949672960001ull >> 32);
+}
+#endif
+
 /* Six digits at p, read as one 8-byte word (p[6] and p[7] must be
  * readable; they are not looked at); -1 if any of the six is not a
  * digit. Every RFC 3339 stamp's microseconds come here. */
@@ -161,18 +183,10 @@ static inline int bw__digits6(const char *p) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   uint64_t v;
   memcpy(&v, p, 8);
-  /* A byte is a digit when it minus '0' is below 10: no high nibble set
-   * in it nor in it plus 6. A borrow or carry only spreads from a byte
-   * that already failed. */
-  uint64_t x = v - 0x3030303030303030ull;
-  if (((x | (x + 0x0606060606060606ull)) & 0x0000F0F0F0F0F0F0ull) != 0)
+  if ((bw__nondigits8(v) & 0x0000FFFFFFFFFFFFull) != 0)
     return -1;
-  /* Two leading zero digits make eight; then pairs, quads, the whole
-   * (Lemire, "Quickly parsing eight digits", 2018). */
-  uint64_t d = (v & 0x0000FFFFFFFFFFFFull) << 16;
-  d = (d & 0x0F0F0F0F0F0F0F0Full) * 2561 >> 8;
-  d = (d & 0x00FF00FF00FF00FFull) * 6553601 >> 16;
-  return (int)((d & 0x0000FFFF0000FFFFull) * 42949672960001ull >> 32);
+  /* Two leading zero digits make eight. */
+  return (int)bw__digits8_value((v & 0x0000FFFFFFFFFFFFull) << 16);
 #else
   int v = 0;
   for (int i = 0; i < 6; i++) {

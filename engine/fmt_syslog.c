@@ -294,25 +294,17 @@ static void zero_event(bw_event_t *ev) {
 /* The digits of a pid at p: *pid gets their value (modulo 2^32, as the
  * byte loop below gives), returns the pointer past them. Up to seven
  * digits are read as one word (every syslog line has a pid). */
-static inline const char *bw__pid(const char *p, const char *end,
-                                  uint32_t *pid) {
+static inline const char *pid_digits(const char *p, const char *end,
+                                     uint32_t *pid) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   if (end - p >= 8) {
     uint64_t v;
     memcpy(&v, p, 8);
-    uint64_t x = v - 0x3030303030303030ull;
-    uint64_t bad = (x | (x + 0x0606060606060606ull)) & 0xF0F0F0F0F0F0F0F0ull;
+    uint64_t bad = bw__nondigits8(v);
     if (bad != 0) {
       unsigned n = (unsigned)__builtin_ctzll(bad) / 8; /* digits first */
-      if (n == 0) {
-        *pid = 0;
-        return p;
-      }
       /* The n digits moved to the top: the bytes below are zero digits. */
-      uint64_t d = v << (8 * (8 - n));
-      d = (d & 0x0F0F0F0F0F0F0F0Full) * 2561 >> 8;
-      d = (d & 0x00FF00FF00FF00FFull) * 6553601 >> 16;
-      *pid = (uint32_t)((d & 0x0000FFFF0000FFFFull) * 42949672960001ull >> 32);
+      *pid = n > 0 ? bw__digits8_value(v << (8 * (8 - n))) : 0;
       return p + n;
     }
   }
@@ -369,7 +361,7 @@ bw_kind_t bw_parse_line(bw_parser_t *ps, const char *line, size_t len,
   if (*p == '[') {
     uint32_t pid = 0;
     p++;
-    p = bw__pid(p, end, &pid);
+    p = pid_digits(p, end, &pid);
     if (p >= end || *p != ']')
       goto unknown;
     ev->pid = pid;
