@@ -7,29 +7,30 @@
 /* Short ids are uppercase hex; long ids use a 52-character alphabet.
  * Both are at least 5 characters; NOQUEUE is handled by the caller. */
 static const char *queue_id(const char *p, const char *end) {
-  const char *q = p;
+  const char *q = NULL;
 #if defined(__SSE2__)
   /* Every Postfix line's first word goes through here: sixteen bytes at
    * once say where the word ends and whether it is uppercase hex (the
-   * byte loops were a third of this grammar's instructions). */
+   * byte loops were a third of this grammar's instructions). A short id
+   * leaves here; other words of under 16 bytes go on below, scanned. */
   if (end - p >= 16) {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned digit = bw__in_range16(x, '0', 9), upper = bw__in_range16(x, 'A', 25);
+    unsigned digit = bw__in_range16(x, '0', 9);
+    unsigned upper = bw__in_range16(x, 'A', 25);
     unsigned alnum = digit | upper | bw__in_range16(x, 'a', 25);
     unsigned n = (unsigned)__builtin_ctz(~alnum | 0x10000u);
     if (n < 16) {
       q = p + n;
-      if (n < 5 || end - q < 2 || q[0] != ':' || q[1] != ' ')
-        return NULL;
       unsigned want = (1u << n) - 1;
-      if (((digit | (upper & bw__in_range16(x, 'A', 5))) & want) == want)
+      if (n >= 5 && end - q >= 2 && q[0] == ':' && q[1] == ' ' &&
+          ((digit | (upper & bw__in_range16(x, 'A', 5))) & want) == want)
         return q;
-      goto long_id;
     }
   }
 #endif
-  while (q < end && BW_CLS(*q, BW_C_ALNUM))
-    q++;
+  if (q == NULL)
+    for (q = p; q < end && BW_CLS(*q, BW_C_ALNUM);)
+      q++;
   if (q - p < 5 || q - p > 32 || end - q < 2 || q[0] != ':' || q[1] != ' ')
     return NULL;
   /* Words such as "warning:" or "statistics:" also end in ": ". A short
@@ -43,12 +44,6 @@ static const char *queue_id(const char *p, const char *end) {
   }
   if (all & BW_C_HEXUP)
     return q;
-#if defined(__SSE2__)
-long_id:
-  any = 0;
-  for (const char *c = p; c < q; c++)
-    any |= bw__cls[(unsigned char)*c];
-#endif
   if ((any & BW_C_VOWEL) || q - p < 10 || memchr(p, 'z', (size_t)(q - p)) == NULL)
     return NULL;
   return q;
