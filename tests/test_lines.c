@@ -491,6 +491,58 @@ static void test_empty_lines(void **state) {
   every_cut(in, sizeof(in) - 1, 4, 1, check_empty_lines);
 }
 
+/* Every mix of line lengths the 64-byte newline masks see: clusters of
+ * short and empty lines (several newlines in one step), CRLF, lines
+ * across the 4 KiB steps and over the cap, seeded. Checked against an
+ * independent split of the same bytes, whole and cut every way. */
+static void test_dense(void **state) {
+  (void)state;
+  enum { N = 40000, CAPD = 150 };
+  char *in = test_malloc(N);
+  assert_non_null(in);
+  uint32_t seed = 0x9E3779B9u;
+  size_t n = 0;
+  while (n < N) {
+    uint32_t r = rng_next(&seed);
+    size_t len = r % 8 == 0 ? r / 8 % 400 : r % 8 < 4 ? r / 8 % 6 : r / 8 % 160;
+    for (size_t j = 0; j < len && n + j < N; j++)
+      in[n + j] = (char)('a' + (n + j) % 26);
+    n += len < N - n ? len : N - n;
+    if (n < N && r % 5 == 0)
+      in[n++] = '\r';
+    if (n < N)
+      in[n++] = '\n';
+  }
+  rec_t ref = {0};
+  uint64_t no = 0;
+  size_t start = 0;
+  for (size_t j = 0; j < n; j++) {
+    if (in[j] != '\n')
+      continue;
+    size_t len = j - start;
+    no++;
+    if (len > CAPD && !(len == CAPD + 1 && in[j - 1] == '\r')) {
+      on_long(&ref, no, len);
+    } else {
+      if (len > 0 && in[j - 1] == '\r')
+        len--;
+      on_line(&ref, in + start, len, no);
+    }
+    start = j + 1;
+  }
+  if (start < n)
+    on_line(&ref, in + start, n - start, ++no);
+  assert_true(ref.n > 400);
+  for (int c = 0; c < CUT__COUNT; c++) {
+    rec_t r = {0};
+    assert_int_equal(split(in, n, CAPD, c, 1, &r, NULL), 0);
+    assert_same(&r, &ref, cut_names[c]);
+    rec_free(&r);
+  }
+  rec_free(&ref);
+  test_free(in);
+}
+
 static void test_init_close(void **state) {
   (void)state;
   bw_splitter_t s;
@@ -525,6 +577,7 @@ int main(void) {
       cmocka_unit_test(test_final_long_line_dropped),
       cmocka_unit_test(test_reset),
       cmocka_unit_test(test_empty_lines),
+      cmocka_unit_test(test_dense),
       cmocka_unit_test(test_init_close),
       /* Last: these sit on the max_line+1 boundary, where hold() once
        * wrote a byte past the carry buffer; under ASan a regression there
