@@ -654,6 +654,19 @@ int bw__cmd_watch(int argc, char **argv) {
     fprintf(stderr, "bouncewatch watch: no paths to follow\n");
     goto done;
   }
+  /* What the state file can hold (its reader refuses more): checked
+   * here, or the first save would write a state no restart can read. */
+  if (w->npaths >= BW__WATCH_MAX_PATHS) {
+    fprintf(stderr, "bouncewatch watch: %zu paths: at most %d can be followed\n",
+            w->npaths, BW__WATCH_MAX_PATHS - 1);
+    goto done;
+  }
+  for (size_t i = 0; i < w->npaths; i++)
+    if (strlen(w->paths[i]) >= BW__WATCH_MAX_STR) {
+      fprintf(stderr, "bouncewatch watch: path %zu is %zu bytes long: at most "
+                      "%d\n", i + 1, strlen(w->paths[i]), BW__WATCH_MAX_STR - 1);
+      goto done;
+    }
   w->rules = bw__cli_load_rules("watch", w->rules_dir, w->rules_cache);
   if (w->rules == NULL)
     goto done;

@@ -31,6 +31,14 @@ static void stats_strip(bw_replay_stats_t *st) {
 
 int bw__watch_state_save(FILE *f, const bw__watch_state_t *s,
                          const char *cursor) {
+  /* Never write what bw__watch_state_load refuses (cmd_watch checks the
+   * paths at start; a journal cursor is some 100 bytes). */
+  if (s->npaths >= BW__WATCH_MAX_PATHS ||
+      (cursor != NULL && strlen(cursor) >= BW__WATCH_MAX_STR))
+    return BW_EINVAL;
+  for (size_t i = 0; i < s->npaths; i++)
+    if (strlen(s->paths[i]) >= BW__WATCH_MAX_STR)
+      return BW_EINVAL;
   uint64_t h = SEED;
   int ok = fwrite(BW__WATCH_MAGIC, 8, 1, f) == 1;
   uint32_t n = (uint32_t)s->npaths;

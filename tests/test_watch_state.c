@@ -310,12 +310,69 @@ static void test_refused(void **state_) {
   objs_free(&o);
 }
 
+/* The writer refuses what the reader would: a state no restart could
+ * load is never written. At the limits less one, it round-trips. */
+static void test_writer_limits(void **state_) {
+  (void)state_;
+  objs_t o;
+  objs_new(&o);
+  bw_replay_stats_t st;
+  memset(&st, 0, sizeof(st));
+  char *big = malloc(BW__WATCH_MAX_STR + 1);
+  assert_non_null(big);
+  memset(big, 'a', BW__WATCH_MAX_STR);
+  big[0] = '/';
+  big[BW__WATCH_MAX_STR] = '\0';
+  const char **many = calloc(BW__WATCH_MAX_PATHS, sizeof(*many));
+  bw_follow_pos_t *pos = calloc(2 * BW__WATCH_MAX_PATHS, sizeof(*pos));
+  assert_non_null(many);
+  assert_non_null(pos);
+  for (size_t i = 0; i < BW__WATCH_MAX_PATHS; i++)
+    many[i] = "/var/log/mail.log";
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+
+  bw__watch_state_t ws = {many, BW__WATCH_MAX_PATHS, pos, &st, o.agg, o.sup, o.al};
+  assert_int_equal(bw__watch_state_save(f, &ws, ""), BW_EINVAL);
+  const char *one[1] = {big};
+  bw__watch_state_t w1 = {one, 1, pos, &st, o.agg, o.sup, o.al};
+  assert_int_equal(bw__watch_state_save(f, &w1, ""), BW_EINVAL); /* path */
+  w1.paths = many;
+  assert_int_equal(bw__watch_state_save(f, &w1, big), BW_EINVAL); /* cursor */
+  fflush(f);
+  assert_int_equal(len, 0); /* nothing written */
+
+  big[BW__WATCH_MAX_STR - 1] = '\0'; /* 4095 bytes: allowed */
+  one[0] = big;
+  w1.paths = one;
+  assert_int_equal(bw__watch_state_save(f, &w1, big), 0);
+  assert_int_equal(fclose(f), 0);
+  loaded_t l;
+  memset(&l, 0, sizeof(l));
+  FILE *r = fmemopen(buf, len, "rb");
+  assert_non_null(r);
+  bw_follow_pos_t back[2];
+  bw__watch_state_t wr = {one, 1, back, &l.st, o.agg, o.sup, o.al};
+  assert_int_equal(bw__watch_state_load(r, &wr, &l.cursor, l.why, sizeof(l.why)), 0);
+  assert_string_equal(l.cursor, big);
+  fclose(r);
+  free(l.cursor);
+  free(buf);
+  free(big);
+  free(many);
+  free(pos);
+  objs_free(&o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bytes_as_before_and_roundtrip),
       cmocka_unit_test(test_v1_and_older_sections),
       cmocka_unit_test(test_counters_cleaned),
       cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_writer_limits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,4 +249,12 @@ for run in 1 2; do
   rm -f "$D/r3.json"
 done
 
+# What the state file could not hold is refused at start, with the
+# reason, not written into a state no restart can read.
+long_path="/tmp/$(head -c 4100 /dev/zero | tr '\0' a)"
+"$BW" watch --state "$D/long.state" "$long_path" 2> "$D/errlong"
+check "path over 4095 bytes: usage error" $? 1
+check "path over 4095 bytes: said" "$(grep -c 'path 1 is 4105 bytes long: at most 4095' "$D/errlong")" 1
+check "path over 4095 bytes: no state" "$(test -e "$D/long.state" && echo yes || echo no)" no
+
 finish
