@@ -20,6 +20,8 @@
 #include "bouncewatch/replay.h"
 #include "pipe.h"
 
+#define INLINE_BLOCK (1024 * 1024) /* the one block of inline mode */
+
 enum {
   BLK_FILE_START = 1, /* first block of files[file] */
   BLK_FILE_END = 2,   /* last block of files[file] */
@@ -67,6 +69,7 @@ struct bw_replay_s {
    * block and consumes it at once (two threads on one core only add a
    * context switch per hand-over). */
   int inline_mode;
+  int default_block; /* the caller left the block size to us */
   int rc; /* the first file error, what bw_replay_run returns */
 };
 
@@ -127,6 +130,7 @@ int bw_replay_new(const bw_replay_opts_t *opts, bw_event_cb cb, void *arg,
   /* 128 KiB: with `report`'s tables beside it, four 512 KiB blocks
    * pushed the .zst run past 32 MiB of RSS for no speed (bench/run.sh,
    * 2026-11-24: within the noise of 512 KiB; 64 KiB was 10 % slower). */
+  r->default_block = r->opts.block_size == 0;
   if (r->opts.block_size == 0)
     r->opts.block_size = 128 * 1024;
   if (r->opts.blocks < 2)
@@ -519,6 +523,17 @@ int bw_replay_run(bw_replay_t *r, const char *const *paths, size_t n) {
   r->rc = 0;
 
   r->inline_mode = usable_cpus() <= 1;
+  if (r->inline_mode && r->default_block) {
+    /* One block, read and consumed in turn: 1 MiB reads halve the
+     * kernel's per-call work against 128 KiB, 2 % of a pinned `report`
+     * (bench of 300 MB, 2026-11-24; 2 MiB was slower). Only block 0 is
+     * used, so RSS grows by the difference alone. */
+    uint8_t *d = realloc(r->blocks[0].data, INLINE_BLOCK);
+    if (d != NULL) {
+      r->blocks[0].data = d;
+      r->opts.block_size = INLINE_BLOCK;
+    }
+  }
   if (r->inline_mode) {
     for (size_t i = 0; i < n; i++)
       read_file(r, i);
