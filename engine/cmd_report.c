@@ -278,7 +278,9 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
     bw__maildir_feed(a->md, a->agg, ev->time_us);
   bw_agg_add(a->agg, ev, v);
   if (a->suppress != NULL)
-    bw_suppress_add(a->suppress, ev, v, bw_agg_sender_of(a->agg, ev));
+    bw_suppress_add(a->suppress, ev, v,
+                    bw_suppress_wants_sender(ev) ? bw_agg_sender_of(a->agg, ev)
+                                                 : NULL);
 }
 
 int bw__cmd_report(int argc, char **argv) {

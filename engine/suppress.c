@@ -337,8 +337,7 @@ void bw_suppress_add(bw_suppress_t *s, const bw_event_t *ev,
   int sent = ev->status == BW_STATUS_SENT;
   int final_fail =
       ev->status == BW_STATUS_BOUNCED || ev->status == BW_STATUS_EXPIRED;
-  int fail = final_fail || ev->status == BW_STATUS_DEFERRED ||
-             ev->status == BW_STATUS_SOFTBOUNCE;
+  int fail = bw_suppress_wants_sender(ev); /* bounced, expired, deferred */
   if (!sent && !(fail && v != NULL))
     return;
   if (ev->time_us > s->st.now_us)
