@@ -155,33 +155,8 @@ static int on_match(unsigned id, unsigned long long from,
 
 /* ---- facts taken from the text when the caller does not know them ----- */
 
-/* lit in [p, end), or NULL. Its first two bytes are looked for 16
- * places a step: glibc's memmem sets up a shift table per call, ~330
- * instructions for texts of ~150 bytes (callgrind), and decide() makes
- * a dozen such calls for a text with no stage phrase. */
 static const char *find(const char *p, const char *end, const char *lit) {
-  size_t n = strlen(lit); /* every literal here has 2 bytes or more */
-  if (end - p < (ptrdiff_t)n)
-    return NULL;
-  const char *last = end - n; /* the last place it can begin */
-#if defined(__SSE2__)
-  const __m128i c0 = _mm_set1_epi8(lit[0]), c1 = _mm_set1_epi8(lit[1]);
-  for (; last - p >= 16; p += 16) { /* p + 16 < end: both loads inside */
-    __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_and_si128(_mm_cmpeq_epi8(x0, c0), _mm_cmpeq_epi8(x1, c1)));
-    for (; m != 0; m &= m - 1) {
-      const char *q = p + __builtin_ctz(m);
-      if (memcmp(q + 2, lit + 2, n - 2) == 0)
-        return q;
-    }
-  }
-#endif
-  for (; p <= last; p++)
-    if (p[0] == lit[0] && memcmp(p + 1, lit + 1, n - 1) == 0)
-      return p;
-  return NULL;
+  return bw__find(p, end, lit, strlen(lit));
 }
 
 /* Postfix "(in reply to X command)", Exim "after X", connection-level

@@ -27,24 +27,24 @@ static const char *host_value(const char *v, const char *end) {
 }
 
 static void exim_reply(const char *t, const char *te, bw_event_t *ev) {
-  const char *s = memmem(t, (size_t)(te - t), "SMTP error from remote mail", 27);
+  const char *s = bw__find(t, te, "SMTP error from remote mail", 27);
   if (s == NULL)
     return;
   s += 27;
-  const char *a = memmem(s, (size_t)(te - s), " after ", 7);
+  const char *a = bw__find(s, te, " after ", 7);
   if (a == NULL || a - s > 8) /* "er", "server" then " after " */
     return;
   a += 7;
   size_t n;
   bw_stage_t st = bw__smtp_stage(a, te, &n);
   ev->stage = st != BW_STAGE_NONE ? st : BW_STAGE_OTHER;
-  const char *c = memmem(a + n, (size_t)(te - a - n), ": ", 2);
+  const char *c = bw__find(a + n, te, ": ", 2);
   if (c == NULL)
     return;
   c += 2;
   /* Older Exim: "...: host mx.example.com [192.0.2.1]: 550 ..." */
   if (BW_STARTS(c, te, "host ")) {
-    const char *h = memmem(c, (size_t)(te - c), "]: ", 3);
+    const char *h = bw__find(c, te, "]: ", 3);
     if (h != NULL)
       c = h + 3;
   }
@@ -247,9 +247,8 @@ bw_kind_t bw__parse_exim(bw_parser_t *ps, const char *p, const char *end,
       /* Exim's retry rules gave up: an expiry, not a remote rejection;
        * the real reason is on the recipient's earlier == lines. */
       if (st == BW_STATUS_BOUNCED &&
-          (memmem(t, ev->text.len, "retry timeout exceeded", 22) != NULL ||
-           memmem(t, ev->text.len, "have been failing for a long time", 33) !=
-               NULL))
+          (bw__find(t, te, "retry timeout exceeded", 22) != NULL ||
+           bw__find(t, te, "have been failing for a long time", 33) != NULL))
         ev->status = BW_STATUS_EXPIRED;
     }
   }

@@ -82,7 +82,7 @@ static void delivery_text(const char *t, const char *te, bw_event_t *ev) {
     }
   } else if (BW_STARTS(p, te, "connect to ")) {
     /* "connect to X[ip]:25: server refused to talk to me: 421 ..." */
-    const char *r = memmem(p, (size_t)(te - p), " refused to talk to me: ", 24);
+    const char *r = bw__find(p, te, " refused to talk to me: ", 24);
     if (r != NULL) {
       bw__smtp_reply(r + 24, te, &ev->reply_code, &ev->reply_dsn);
       ev->stage = BW_STAGE_CONNECT;

@@ -135,6 +135,35 @@ none:
   return BW_STAGE_NONE;
 }
 
+const char *bw__find(const char *p, const char *end, const char *needle,
+                     size_t n) {
+  if (n < 2) { /* memmem's answers: an empty needle is found at p */
+    const char *q = n == 0 ? p : bw__find1(p, end, *needle);
+    return q < end || n == 0 ? q : NULL;
+  }
+  if (end - p < (ptrdiff_t)n)
+    return NULL;
+  const char *last = end - n; /* the last place it can begin */
+#if defined(__SSE2__)
+  const __m128i c0 = _mm_set1_epi8(needle[0]), c1 = _mm_set1_epi8(needle[1]);
+  for (; last - p >= 16; p += 16) { /* p + 16 < end: both loads inside */
+    __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_and_si128(_mm_cmpeq_epi8(x0, c0), _mm_cmpeq_epi8(x1, c1)));
+    for (; m != 0; m &= m - 1) {
+      const char *q = p + __builtin_ctz(m);
+      if (memcmp(q + 2, needle + 2, n - 2) == 0)
+        return q;
+    }
+  }
+#endif
+  for (; p <= last; p++)
+    if (p[0] == needle[0] && memcmp(p + 1, needle + 1, n - 1) == 0)
+      return p;
+  return NULL;
+}
+
 const char *bw__rfind(const char *p, const char *end, const char *needle,
                       size_t n) {
   if ((size_t)(end - p) < n)

@@ -4,6 +4,7 @@
  * smtpd_check.c (tech-notes §6). */
 #include <stdlib.h>
 
+#include "fmt.h"
 #include "t_util.h"
 
 #define P "2024-05-01T12:00:01.123456+02:00 mail1 "
@@ -357,8 +358,49 @@ static void test_truncated_forms_never_crash(void **state) {
   bw_parser_free(p);
 }
 
+/* bw__find (fmt_smtp.c) answers as memmem does: every needle of 0 to 6
+ * bytes over a small alphabet (so matches and near misses abound) in
+ * haystacks of 0 to 80 bytes, each in a buffer of exactly its size (ASan
+ * sees a read past it), at every start. */
+static void test_find_like_memmem(void **state) {
+  (void)state;
+  static const char alpha[] = "ab :";
+  uint32_t seed = 0x1234567u;
+  for (int round = 0; round < 3000; round++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t hn = (seed >> 8) % 81, nn = (seed >> 20) % 7;
+    char *h = test_malloc(hn + 1), needle[8];
+    for (size_t i = 0; i < hn; i++) {
+      seed = seed * 1103515245u + 12345u;
+      h[i] = alpha[(seed >> 16) % 4];
+    }
+    for (size_t i = 0; i < nn; i++) {
+      seed = seed * 1103515245u + 12345u;
+      needle[i] = alpha[(seed >> 16) % 4];
+    }
+    /* a buffer of exactly hn bytes: copy into one */
+    char *x = test_malloc(hn > 0 ? hn : 1);
+    memcpy(x, h, hn);
+    for (size_t from = 0; from <= hn; from++) {
+      const char *want = memmem(x + from, hn - from, needle, nn);
+      const char *got = bw__find(x + from, x + hn, needle, nn);
+      if (want != got)
+        fail_msg("round %d: needle \"%.*s\" in \"%.*s\" from %zu: got %td, want %td",
+                 round, (int)nn, needle, (int)hn, x, from,
+                 got ? got - x : -1, want ? want - x : -1);
+    }
+    test_free(x);
+    test_free(h);
+  }
+  /* A phrase near the end of a longer text, past the 16-byte steps. */
+  const char *t = "host mx.example.org[192.0.2.1] said: 550 no (in reply to RCPT TO command)";
+  assert_ptr_equal(bw__find(t, t + strlen(t), "in reply to ", 12), strstr(t, "in reply to "));
+  assert_null(bw__find(t, t + strlen(t), "in reply to X", 13));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_find_like_memmem),
       cmocka_unit_test(test_sent_smtp),
       cmocka_unit_test(test_bounced_rcpt),
       cmocka_unit_test(test_multiline_reply_end_of_data),
