@@ -279,8 +279,7 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
   bw_agg_add(a->agg, ev, v);
   if (a->suppress != NULL)
     bw_suppress_add(a->suppress, ev, v,
-                    bw_suppress_wants_sender(ev) ? bw_agg_sender_of(a->agg, ev)
-                                                 : NULL);
+                    bw_event_failed(ev) ? bw_agg_sender_of(a->agg, ev) : NULL);
 }
 
 int bw__cmd_report(int argc, char **argv) {

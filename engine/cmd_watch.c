@@ -235,8 +235,7 @@ static void feed(void *arg, const bw_event_t *ev, const bw_verdict_t *v,
   bw__alerts_tick(w->alerts, w->agg, ev->time_us);
   bw_agg_add(w->agg, ev, v);
   bw_suppress_add(w->suppress, ev, v,
-                    bw_suppress_wants_sender(ev) ? bw_agg_sender_of(w->agg, ev)
-                                                 : NULL);
+                  bw_event_failed(ev) ? bw_agg_sender_of(w->agg, ev) : NULL);
 }
 
 /* Temporary file, fsync, rename: readers see the old report or the new

@@ -46,19 +46,12 @@ static void count_event(bw_replay_stats_t *s, const bw_event_t *ev) {
   }
 }
 
-static int needs_reason(const bw_event_t *ev) {
-  return ev->kind == BW_KIND_DELIVERY &&
-         (ev->status == BW_STATUS_DEFERRED || ev->status == BW_STATUS_BOUNCED ||
-          ev->status == BW_STATUS_EXPIRED ||
-          ev->status == BW_STATUS_SOFTBOUNCE);
-}
-
 /* Classify if needed, count, hand on. */
 static void process(bw__pipe_t *p, const bw_event_t *ev,
                     const bw_line_ref_t *where) {
   bw_verdict_t verdict, *v = NULL;
   count_event(p->stats, ev);
-  if (p->classifier != NULL && needs_reason(ev)) {
+  if (p->classifier != NULL && bw_event_failed(ev)) {
     bw_classify_in_t in = {ev->text, ev->dsn, ev->reply_code, ev->stage,
                            ev->relay};
     bw_classify(p->classifier, &in, &verdict);

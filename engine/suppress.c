@@ -337,7 +337,7 @@ void bw_suppress_add(bw_suppress_t *s, const bw_event_t *ev,
   int sent = ev->status == BW_STATUS_SENT;
   int final_fail =
       ev->status == BW_STATUS_BOUNCED || ev->status == BW_STATUS_EXPIRED;
-  int fail = bw_suppress_wants_sender(ev); /* bounced, expired, deferred */
+  int fail = bw_event_failed(ev);
   if (!sent && !(fail && v != NULL))
     return;
   if (ev->time_us > s->st.now_us)

@@ -152,6 +152,16 @@ typedef struct bw_event_s {
   uint32_t nrcpt;         /* ARRIVAL nrcpt= */
 } bw_event_t;
 
+/* A delivery that failed, for now or for good (deferred, soft-bounced,
+ * bounced, expired): the lines that get a verdict (replay.h), and the
+ * only ones bw_suppress_add() reads a sender for. */
+static inline int bw_event_failed(const bw_event_t *ev) {
+  return ev->kind == BW_KIND_DELIVERY &&
+         (ev->status == BW_STATUS_DEFERRED || ev->status == BW_STATUS_BOUNCED ||
+          ev->status == BW_STATUS_EXPIRED ||
+          ev->status == BW_STATUS_SOFTBOUNCE);
+}
+
 /* Static JSON names for the enums; never NULL. */
 const char *bw_kind_name(bw_kind_t k);
 const char *bw_status_name(bw_status_t s);

@@ -73,16 +73,10 @@ void bw_suppress_free(bw_suppress_t *s);
  * classifier's verdict for failures (NULL for sent). sender_domain is
  * the sender's domain of the delivery's message as the join knows it
  * ("" for a bounce notification, NULL when unknown); it is copied, and
- * read only when bw_suppress_wants_sender(ev) (a failed delivery): for
- * other lines the caller may pass NULL without looking it up. */
+ * read only when bw_event_failed(ev): for other lines the caller may
+ * pass NULL without looking it up. */
 void bw_suppress_add(bw_suppress_t *s, const bw_event_t *ev,
                      const bw_verdict_t *v, const char *sender_domain);
-
-static inline int bw_suppress_wants_sender(const bw_event_t *ev) {
-  return ev->kind == BW_KIND_DELIVERY &&
-         (ev->status == BW_STATUS_BOUNCED || ev->status == BW_STATUS_EXPIRED ||
-          ev->status == BW_STATUS_DEFERRED || ev->status == BW_STATUS_SOFTBOUNCE);
-}
 
 typedef struct {
   const char *addr;          /* lower-cased */
